@@ -1,0 +1,476 @@
+//! The item table on DynamoDB (one table, `pk`/`sk` strings, GSIs `gsi1` and
+//! `gsi2` projecting all attributes). Items convert with serde_dynamo.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem,
+};
+use serde_json::Value;
+
+use super::describe;
+use crate::config::AwsSettings;
+use crate::ports::table::{
+    CancelReason, Condition, Cursor, Item, ItemTable, Key, PK, Page, Query, SK, SortRange,
+    TableError, TableResult, Update, Write, validate_batch_get, validate_put, validate_read_key,
+    validate_transaction, validate_write,
+};
+
+type Attributes = HashMap<String, AttributeValue>;
+
+/// The item table on a DynamoDB table.
+#[derive(Clone, Debug)]
+pub struct DynamoTable {
+    client: Client,
+    table: String,
+}
+
+impl DynamoTable {
+    /// A table adapter from the shared SDK configuration.
+    pub fn new(sdk: &SdkConfig, settings: &AwsSettings) -> TableResult<Self> {
+        let table = settings
+            .table_name
+            .clone()
+            .ok_or_else(|| TableError::Backend("NOCODE_TABLE_NAME is not set".into()))?;
+        Ok(Self::from_client(Client::new(sdk), table))
+    }
+
+    /// A table adapter on an existing client.
+    pub fn from_client(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+/// Placeholders of one expression: `#n0` for names, `:v0` for values.
+#[derive(Default)]
+struct Expression {
+    names: HashMap<String, String>,
+    values: Attributes,
+}
+
+impl Expression {
+    fn name(&mut self, name: &str) -> String {
+        if let Some((placeholder, _)) = self.names.iter().find(|(_, n)| n.as_str() == name) {
+            return placeholder.clone();
+        }
+        let placeholder = format!("#n{}", self.names.len());
+        self.names.insert(placeholder.clone(), name.to_string());
+        placeholder
+    }
+
+    fn value(&mut self, value: &Value) -> TableResult<String> {
+        let placeholder = format!(":v{}", self.values.len());
+        self.values
+            .insert(placeholder.clone(), to_attribute(value)?);
+        Ok(placeholder)
+    }
+
+    fn condition(&mut self, condition: &Condition) -> TableResult<String> {
+        Ok(match condition {
+            Condition::Exists => format!("attribute_exists({})", self.name(PK)),
+            Condition::Absent => format!("attribute_not_exists({})", self.name(PK)),
+            Condition::Equals(a, v) => format!("{} = {}", self.name(a), self.value(v)?),
+            Condition::LessThan(a, v) => format!("{} < {}", self.name(a), self.value(v)?),
+            Condition::AttributeAbsent(a) => format!("attribute_not_exists({})", self.name(a)),
+            Condition::And(all) => self.join(all, " AND ")?,
+            Condition::Or(any) => self.join(any, " OR ")?,
+        })
+    }
+
+    fn join(&mut self, parts: &[Condition], op: &str) -> TableResult<String> {
+        if parts.is_empty() {
+            return Err(TableError::Invalid("an empty AND/OR condition".into()));
+        }
+        let rendered = parts
+            .iter()
+            .map(|c| self.condition(c))
+            .collect::<TableResult<Vec<_>>>()?;
+        Ok(format!("({})", rendered.join(op)))
+    }
+
+    fn update(&mut self, update: &Update) -> TableResult<String> {
+        let mut clauses = Vec::new();
+        if !update.set.is_empty() {
+            let sets = update
+                .set
+                .iter()
+                .map(|(k, v)| Ok(format!("{} = {}", self.name(k), self.value(v)?)))
+                .collect::<TableResult<Vec<_>>>()?;
+            clauses.push(format!("SET {}", sets.join(", ")));
+        }
+        if !update.remove.is_empty() {
+            let removes: Vec<_> = update.remove.iter().map(|k| self.name(k)).collect();
+            clauses.push(format!("REMOVE {}", removes.join(", ")));
+        }
+        if !update.add.is_empty() {
+            let adds = update
+                .add
+                .iter()
+                .map(|(k, by)| {
+                    Ok(format!(
+                        "{} {}",
+                        self.name(k),
+                        self.value(&Value::from(*by))?
+                    ))
+                })
+                .collect::<TableResult<Vec<_>>>()?;
+            clauses.push(format!("ADD {}", adds.join(", ")));
+        }
+        Ok(clauses.join(" "))
+    }
+
+    fn key_condition(&mut self, query: &Query) -> TableResult<String> {
+        let (pk_attr, sk_attr) = match query.index {
+            None => (PK, SK),
+            Some(index) => (index.partition_attr(), index.sort_attr()),
+        };
+        let partition = format!(
+            "{} = {}",
+            self.name(pk_attr),
+            self.value(&Value::from(query.partition.as_str()))?
+        );
+        if query.range == SortRange::All {
+            return Ok(partition);
+        }
+        let s = self.name(sk_attr);
+        let mut v = |text: &str| self.value(&Value::from(text));
+        let sort = match &query.range {
+            SortRange::All => return Ok(partition),
+            SortRange::Equals(x) => format!("{s} = {}", v(x)?),
+            SortRange::BeginsWith(p) => format!("begins_with({s}, {})", v(p)?),
+            SortRange::Between(lo, hi) => format!("{s} BETWEEN {} AND {}", v(lo)?, v(hi)?),
+            SortRange::AtLeast(lo) => format!("{s} >= {}", v(lo)?),
+            SortRange::AtMost(hi) => format!("{s} <= {}", v(hi)?),
+        };
+        Ok(format!("{partition} AND {sort}"))
+    }
+
+    fn names(&self) -> Option<HashMap<String, String>> {
+        (!self.names.is_empty()).then(|| self.names.clone())
+    }
+
+    fn values(&self) -> Option<Attributes> {
+        (!self.values.is_empty()).then(|| self.values.clone())
+    }
+}
+
+fn to_attribute(value: &Value) -> TableResult<AttributeValue> {
+    serde_dynamo::to_attribute_value(value)
+        .map_err(|e| TableError::Invalid(format!("value does not convert: {e}")))
+}
+
+fn to_attributes(item: &Item) -> TableResult<Attributes> {
+    serde_dynamo::to_item(item)
+        .map_err(|e| TableError::Invalid(format!("item does not convert: {e}")))
+}
+
+fn from_attributes(attributes: Attributes) -> TableResult<Item> {
+    serde_dynamo::from_item(attributes)
+        .map_err(|e| TableError::Backend(format!("stored item does not convert: {e}")))
+}
+
+fn key_attributes(key: &Key) -> Attributes {
+    HashMap::from([
+        (PK.to_string(), AttributeValue::S(key.pk.clone())),
+        (SK.to_string(), AttributeValue::S(key.sk.clone())),
+    ])
+}
+
+/// Maps an SDK error by its error code; the full text goes to `Backend` only.
+fn map_error<E, R>(error: SdkError<E, R>) -> TableError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match error.code() {
+        Some("ConditionalCheckFailedException") => TableError::ConditionFailed,
+        Some(
+            "ProvisionedThroughputExceededException"
+            | "ThrottlingException"
+            | "RequestLimitExceeded",
+        ) => TableError::Throttled,
+        Some("ValidationException") => {
+            TableError::Invalid(error.message().unwrap_or("validation failed").to_string())
+        }
+        _ => TableError::Backend(describe(&error)),
+    }
+}
+
+impl DynamoTable {
+    fn transact_item(&self, write: &Write) -> TableResult<TransactWriteItem> {
+        let mut expr = Expression::default();
+        let condition = write.condition().map(|c| expr.condition(c)).transpose()?;
+        let built = match write {
+            Write::Put { item, .. } => TransactWriteItem::builder().put(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(to_attributes(item)?))
+                    .set_condition_expression(condition)
+                    .set_expression_attribute_names(expr.names())
+                    .set_expression_attribute_values(expr.values())
+                    .build()
+                    .map_err(|e| TableError::Invalid(e.to_string()))?,
+            ),
+            Write::Update(update) => {
+                let update_expr = expr.update(update)?;
+                TransactWriteItem::builder().update(
+                    aws_sdk_dynamodb::types::Update::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key_attributes(&update.key)))
+                        .update_expression(update_expr)
+                        .set_condition_expression(condition)
+                        .set_expression_attribute_names(expr.names())
+                        .set_expression_attribute_values(expr.values())
+                        .build()
+                        .map_err(|e| TableError::Invalid(e.to_string()))?,
+                )
+            }
+            Write::Delete { key, .. } => TransactWriteItem::builder().delete(
+                Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key_attributes(key)))
+                    .set_condition_expression(condition)
+                    .set_expression_attribute_names(expr.names())
+                    .set_expression_attribute_values(expr.values())
+                    .build()
+                    .map_err(|e| TableError::Invalid(e.to_string()))?,
+            ),
+            Write::Check { key, .. } => TransactWriteItem::builder().condition_check(
+                ConditionCheck::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key_attributes(key)))
+                    .set_condition_expression(condition)
+                    .set_expression_attribute_names(expr.names())
+                    .set_expression_attribute_values(expr.values())
+                    .build()
+                    .map_err(|e| TableError::Invalid(e.to_string()))?,
+            ),
+        };
+        Ok(built.build())
+    }
+}
+
+fn cancel_reasons(error: &TransactWriteItemsError, writes: usize) -> Option<Vec<CancelReason>> {
+    let TransactWriteItemsError::TransactionCanceledException(cancelled) = error else {
+        return None;
+    };
+    let mut reasons: Vec<CancelReason> = cancelled
+        .cancellation_reasons()
+        .iter()
+        .map(|r| match r.code() {
+            Some("ConditionalCheckFailed") => CancelReason::ConditionFailed,
+            Some("TransactionConflict") => CancelReason::Conflict,
+            _ => CancelReason::None,
+        })
+        .collect();
+    reasons.resize(writes, CancelReason::None);
+    Some(reasons)
+}
+
+#[async_trait]
+impl ItemTable for DynamoTable {
+    async fn get(&self, key: &Key) -> TableResult<Option<Item>> {
+        validate_read_key(key)?;
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attributes(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(map_error)?;
+        out.item.map(from_attributes).transpose()
+    }
+
+    async fn put(&self, item: Item, condition: Option<Condition>) -> TableResult<()> {
+        validate_put(&item)?;
+        let mut expr = Expression::default();
+        let condition = condition.as_ref().map(|c| expr.condition(c)).transpose()?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_attributes(&item)?))
+            .set_condition_expression(condition)
+            .set_expression_attribute_names(expr.names())
+            .set_expression_attribute_values(expr.values())
+            .send()
+            .await
+            .map_err(map_error)?;
+        Ok(())
+    }
+
+    async fn update(&self, update: Update) -> TableResult<Item> {
+        update.validate()?;
+        let mut expr = Expression::default();
+        let update_expr = expr.update(&update)?;
+        let condition = update
+            .condition
+            .as_ref()
+            .map(|c| expr.condition(c))
+            .transpose()?;
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attributes(&update.key)))
+            .update_expression(update_expr)
+            .set_condition_expression(condition)
+            .set_expression_attribute_names(expr.names())
+            .set_expression_attribute_values(expr.values())
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(map_error)?;
+        from_attributes(out.attributes.unwrap_or_default())
+    }
+
+    async fn delete(&self, key: &Key, condition: Option<Condition>) -> TableResult<()> {
+        validate_write(&Write::Delete {
+            key: key.clone(),
+            condition: condition.clone(),
+        })?;
+        let mut expr = Expression::default();
+        let condition = condition.as_ref().map(|c| expr.condition(c)).transpose()?;
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attributes(key)))
+            .set_condition_expression(condition)
+            .set_expression_attribute_names(expr.names())
+            .set_expression_attribute_values(expr.values())
+            .send()
+            .await
+            .map_err(map_error)?;
+        Ok(())
+    }
+
+    async fn query(&self, query: &Query) -> TableResult<Page> {
+        query.validate()?;
+        let mut expr = Expression::default();
+        let key_condition = expr.key_condition(query)?;
+        let start = match &query.cursor {
+            Some(cursor) => Some(
+                cursor
+                    .position()?
+                    .into_iter()
+                    .map(|(k, v)| (k, AttributeValue::S(v)))
+                    .collect::<Attributes>(),
+            ),
+            None => None,
+        };
+        // One item more than asked tells whether another page follows, so a
+        // cursor is only handed out when there is something after it.
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(query.index.map(|i| i.name().to_string()))
+            .key_condition_expression(key_condition)
+            .set_expression_attribute_names(expr.names())
+            .set_expression_attribute_values(expr.values())
+            .scan_index_forward(query.forward)
+            .limit(query.limit as i32 + 1)
+            .consistent_read(query.index.is_none())
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(map_error)?;
+        let truncated = out.last_evaluated_key.is_some();
+        let mut items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_attributes)
+            .collect::<TableResult<Vec<_>>>()?;
+        let more = items.len() > query.limit as usize;
+        items.truncate(query.limit as usize);
+        // DynamoDB also stops at 1 MB of data; then the page is short but more follows.
+        let next = match items.last() {
+            Some(last) if more || truncated => Some(Cursor::after_item(query, last)),
+            _ => None,
+        };
+        Ok(Page { items, next })
+    }
+
+    async fn transact(&self, writes: Vec<Write>) -> TableResult<()> {
+        validate_transaction(&writes)?;
+        let items = writes
+            .iter()
+            .map(|w| self.transact_item(w))
+            .collect::<TableResult<Vec<_>>>()?;
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                let reasons = error
+                    .as_service_error()
+                    .and_then(|e| cancel_reasons(e, writes.len()));
+                match reasons {
+                    Some(reasons) => Err(TableError::TransactionCancelled { reasons }),
+                    None => Err(map_error(error)),
+                }
+            }
+        }
+    }
+
+    async fn batch_get(&self, keys: &[Key]) -> TableResult<Vec<Item>> {
+        validate_batch_get(keys)?;
+        let mut pending: Vec<Attributes> = keys.iter().map(key_attributes).collect();
+        let mut found: HashMap<Key, Item> = HashMap::new();
+        // Unprocessed keys are retried with backoff, as DynamoDB asks.
+        for attempt in 0..8u32 {
+            if pending.is_empty() {
+                break;
+            }
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(25 << attempt.min(6))).await;
+            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| TableError::Invalid(e.to_string()))?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(map_error)?;
+            for attributes in out
+                .responses
+                .unwrap_or_default()
+                .remove(&self.table)
+                .unwrap_or_default()
+            {
+                let item = from_attributes(attributes)?;
+                found.insert(Key::of(&item)?, item);
+            }
+            pending = out
+                .unprocessed_keys
+                .unwrap_or_default()
+                .remove(&self.table)
+                .map(|k| k.keys)
+                .unwrap_or_default();
+        }
+        if !pending.is_empty() {
+            return Err(TableError::Throttled);
+        }
+        Ok(keys.iter().filter_map(|k| found.remove(k)).collect())
+    }
+}

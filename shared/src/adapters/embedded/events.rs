@@ -1,0 +1,77 @@
+//! The embedded event bus: applies [`crate::resources::RULES`] in process and
+//! delivers each matching event to its rule's queue as EventBridge's JSON
+//! envelope, exactly what an SQS target receives on AWS.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use serde_json::Value;
+
+use crate::ports::events::{DomainEvent, EventBus, EventError, EventResult, validate_all};
+use crate::ports::queue::{OutgoingMessage, Queue};
+use crate::resources::{RULES, Rule};
+
+/// The account id local envelopes carry.
+pub const LOCAL_ACCOUNT: &str = "000000000000";
+/// The region local envelopes carry.
+pub const LOCAL_REGION: &str = "local";
+
+/// The events port routing by rules to a queue port.
+#[derive(Clone)]
+pub struct EmbeddedBus {
+    queue: Arc<dyn Queue>,
+    rules: &'static [Rule],
+}
+
+impl EmbeddedBus {
+    /// A bus applying the platform's rules, delivering to `queue`.
+    pub fn new(queue: Arc<dyn Queue>) -> Self {
+        Self {
+            queue,
+            rules: RULES,
+        }
+    }
+}
+
+/// The envelope EventBridge wraps around an event it delivers.
+pub fn envelope(event: &DomainEvent) -> EventBridgeEvent<Value> {
+    let mut e = EventBridgeEvent::<Value>::default();
+    e.version = Some("0".into());
+    e.id = Some(ulid::Ulid::generate().to_string());
+    e.detail_type = event.detail_type.clone();
+    e.source = event.source.clone();
+    e.account = Some(LOCAL_ACCOUNT.into());
+    e.time = Some(chrono::Utc::now());
+    e.region = Some(LOCAL_REGION.into());
+    e.resources = Some(Vec::new());
+    e.detail = event.detail.clone();
+    e
+}
+
+#[async_trait]
+impl EventBus for EmbeddedBus {
+    async fn publish(&self, events: &[DomainEvent]) -> EventResult<()> {
+        validate_all(events)?;
+        // Group by target so each queue gets one batch, in publish order.
+        let mut routed: BTreeMap<&str, Vec<OutgoingMessage>> = BTreeMap::new();
+        for event in events {
+            let body = serde_json::to_string(&envelope(event))
+                .map_err(|e| EventError::Backend(e.to_string()))?;
+            for rule in self.rules.iter().filter(|r| r.matches(event)) {
+                routed
+                    .entry(rule.target_queue)
+                    .or_default()
+                    .push(OutgoingMessage::new(body.clone()));
+            }
+        }
+        for (queue, messages) in routed {
+            self.queue
+                .send_batch(queue, messages)
+                .await
+                .map_err(|e| EventError::Backend(format!("delivery to {queue}: {e}")))?;
+        }
+        Ok(())
+    }
+}

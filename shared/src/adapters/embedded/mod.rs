@@ -1,0 +1,38 @@
+//! Embedded adapters: durable files under one data folder, no AWS needed.
+//!
+//! ```text
+//! <data>/table.redb      items and index entries
+//! <data>/queue.redb      queues and dead-letter queues
+//! <data>/identity.redb   users, codes, refresh tokens
+//! <data>/blobs/<bucket>/ blob files and their metadata
+//! <data>/outbox/         e-mails the identity provider would send
+//! <data>/secrets/        signing keys, created on first start
+//! ```
+
+pub mod blobs;
+pub mod events;
+pub mod identity;
+pub mod queue;
+pub mod secrets;
+pub mod table;
+
+pub use blobs::EmbeddedBlobs;
+pub use events::EmbeddedBus;
+pub use identity::EmbeddedIdentity;
+pub use queue::EmbeddedQueue;
+pub use table::EmbeddedTable;
+
+/// Runs blocking storage work off the async runtime's worker threads.
+pub(crate) async fn blocking<T, E>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+    join_error: impl FnOnce(String) -> E,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result,
+        Err(e) => Err(join_error(format!("storage task failed: {e}"))),
+    }
+}

@@ -1,0 +1,443 @@
+//! The embedded item table: a redb file under the data folder.
+//!
+//! Items are stored as JSON under `(pk, sk)`; each secondary index is a
+//! second redb table of `(index pk, index sk, pk, sk)` entries kept in the same
+//! write transaction as the item, so an index never disagrees with its items.
+//! redb commits are durable (fsync) before a write returns.
+
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use serde_json::Value;
+
+use super::blocking;
+use crate::ports::table::{
+    CancelReason, Condition, Cursor, Index, Item, ItemTable, Key, Page, Query, SortRange,
+    TableError, TableResult, Update, Write, validate_batch_get, validate_put, validate_read_key,
+    validate_transaction, validate_write,
+};
+
+const ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("items");
+const GSI1: TableDefinition<(&str, &str, &str, &str), ()> = TableDefinition::new("gsi1");
+const GSI2: TableDefinition<(&str, &str, &str, &str), ()> = TableDefinition::new("gsi2");
+
+fn index_table(
+    index: Index,
+) -> TableDefinition<'static, (&'static str, &'static str, &'static str, &'static str), ()> {
+    match index {
+        Index::Gsi1 => GSI1,
+        Index::Gsi2 => GSI2,
+    }
+}
+
+/// The item table on an embedded redb database.
+#[derive(Clone)]
+pub struct EmbeddedTable {
+    db: Arc<Database>,
+}
+
+impl EmbeddedTable {
+    /// Opens (or creates) `<data_dir>/table.redb`.
+    pub fn open(data_dir: &Path) -> TableResult<Self> {
+        std::fs::create_dir_all(data_dir).map_err(backend)?;
+        let db = Database::create(data_dir.join("table.redb")).map_err(backend)?;
+        // Create every table once so readers never meet a missing one.
+        let txn = db.begin_write().map_err(backend)?;
+        txn.open_table(ITEMS).map_err(backend)?;
+        for index in Index::ALL {
+            txn.open_table(index_table(index)).map_err(backend)?;
+        }
+        txn.commit().map_err(backend)?;
+        Ok(Self { db: Arc::new(db) })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Database) -> TableResult<T> + Send + 'static,
+    ) -> TableResult<T> {
+        let db = Arc::clone(&self.db);
+        blocking(move || work(&db), TableError::Backend).await
+    }
+}
+
+fn backend(e: impl std::fmt::Display) -> TableError {
+    TableError::Backend(e.to_string())
+}
+
+fn decode(bytes: &[u8]) -> TableResult<Item> {
+    serde_json::from_slice(bytes).map_err(|e| TableError::Backend(format!("corrupt item: {e}")))
+}
+
+fn read_item(txn: &WriteTransaction, key: &Key) -> TableResult<Option<Item>> {
+    let table = txn.open_table(ITEMS).map_err(backend)?;
+    let found = table
+        .get((key.pk.as_str(), key.sk.as_str()))
+        .map_err(backend)?;
+    found.map(|v| decode(v.value())).transpose()
+}
+
+fn index_entry(item: &Item, index: Index) -> Option<(&str, &str)> {
+    match (
+        item.get(index.partition_attr()),
+        item.get(index.sort_attr()),
+    ) {
+        (Some(Value::String(p)), Some(Value::String(s))) => Some((p, s)),
+        _ => None,
+    }
+}
+
+/// Replaces the stored item under `key` by `new` (or removes it), keeping the
+/// index tables in step.
+fn store(
+    txn: &WriteTransaction,
+    key: &Key,
+    old: Option<&Item>,
+    new: Option<&Item>,
+) -> TableResult<()> {
+    let (pk, sk) = (key.pk.as_str(), key.sk.as_str());
+    {
+        let mut items = txn.open_table(ITEMS).map_err(backend)?;
+        match new {
+            Some(item) => {
+                let bytes = serde_json::to_vec(item).map_err(backend)?;
+                items.insert((pk, sk), bytes.as_slice()).map_err(backend)?;
+            }
+            None => {
+                items.remove((pk, sk)).map_err(backend)?;
+            }
+        }
+    }
+    for index in Index::ALL {
+        let mut entries = txn.open_table(index_table(index)).map_err(backend)?;
+        if let Some((ipk, isk)) = old.and_then(|o| index_entry(o, index)) {
+            entries.remove((ipk, isk, pk, sk)).map_err(backend)?;
+        }
+        if let Some((ipk, isk)) = new.and_then(|n| index_entry(n, index)) {
+            entries.insert((ipk, isk, pk, sk), ()).map_err(backend)?;
+        }
+    }
+    Ok(())
+}
+
+/// What a write would leave behind, or the reason it cannot happen.
+enum Outcome {
+    Store(Option<Item>),
+    Nothing,
+}
+
+fn plan(write: &Write, current: Option<&Item>) -> TableResult<Result<Outcome, CancelReason>> {
+    if let Some(condition) = write.condition()
+        && !condition.holds(current)
+    {
+        return Ok(Err(CancelReason::ConditionFailed));
+    }
+    Ok(Ok(match write {
+        Write::Put { item, .. } => Outcome::Store(Some(item.clone())),
+        Write::Update(update) => Outcome::Store(Some(update.apply(current)?)),
+        Write::Delete { .. } => Outcome::Store(None),
+        Write::Check { .. } => Outcome::Nothing,
+    }))
+}
+
+/// Runs writes in one redb transaction: every condition is checked against
+/// the state before any write, then all are applied, or none.
+fn apply_all(
+    db: &Database,
+    writes: &[Write],
+) -> TableResult<Result<Vec<Option<Item>>, Vec<CancelReason>>> {
+    let txn = db.begin_write().map_err(backend)?;
+    let mut planned = Vec::with_capacity(writes.len());
+    let mut reasons = Vec::with_capacity(writes.len());
+    for write in writes {
+        let key = write.key()?;
+        let current = read_item(&txn, &key)?;
+        match plan(write, current.as_ref())? {
+            Ok(outcome) => {
+                reasons.push(CancelReason::None);
+                planned.push((key, current, outcome));
+            }
+            Err(reason) => reasons.push(reason),
+        }
+    }
+    if reasons.iter().any(|r| *r != CancelReason::None) {
+        txn.abort().map_err(backend)?;
+        return Ok(Err(reasons));
+    }
+    let mut results = Vec::with_capacity(planned.len());
+    for (key, current, outcome) in planned {
+        match outcome {
+            Outcome::Store(new) => {
+                store(&txn, &key, current.as_ref(), new.as_ref())?;
+                results.push(new);
+            }
+            Outcome::Nothing => results.push(current),
+        }
+    }
+    txn.commit().map_err(backend)?;
+    Ok(Ok(results))
+}
+
+/// A single write: a failed condition is [`TableError::ConditionFailed`].
+fn apply_one(db: &Database, write: Write) -> TableResult<Option<Item>> {
+    match apply_all(db, std::slice::from_ref(&write))? {
+        Ok(mut results) => Ok(results.pop().flatten()),
+        Err(_) => Err(TableError::ConditionFailed),
+    }
+}
+
+/// The smallest string greater than every string starting with `prefix`,
+/// if there is one.
+fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let mut next = last as u32 + 1;
+        if (0xD800..0xE000).contains(&next) {
+            next = 0xE000;
+        }
+        if let Some(c) = char::from_u32(next) {
+            chars.push(c);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+/// The sort key bounds of a range as a half-open interval `[lower, upper)`;
+/// `None` for no upper bound. Appending NUL gives a string's direct successor.
+fn sort_bounds(range: &SortRange) -> (String, Option<String>) {
+    let successor = |s: &str| format!("{s}\0");
+    match range {
+        SortRange::All => (String::new(), None),
+        SortRange::Equals(v) => (v.clone(), Some(successor(v))),
+        SortRange::BeginsWith(p) => (p.clone(), prefix_end(p)),
+        SortRange::Between(lo, hi) => (lo.clone(), Some(successor(hi))),
+        SortRange::AtLeast(lo) => (lo.clone(), None),
+        SortRange::AtMost(hi) => (String::new(), Some(successor(hi))),
+    }
+}
+
+fn cursor_position(query: &Query) -> TableResult<Option<Vec<String>>> {
+    let Some(cursor) = &query.cursor else {
+        return Ok(None);
+    };
+    let position = cursor.position()?;
+    query
+        .position_attrs()
+        .iter()
+        .map(|a| position.get(*a).cloned().ok_or(TableError::InvalidCursor))
+        .collect::<TableResult<Vec<_>>>()
+        .map(Some)
+}
+
+fn query_primary(db: &Database, query: &Query) -> TableResult<Page> {
+    let txn = db.begin_read().map_err(backend)?;
+    let table = txn.open_table(ITEMS).map_err(backend)?;
+    let p = query.partition.as_str();
+    let end_of_partition = format!("{p}\0");
+    let (lower, upper) = sort_bounds(&query.range);
+    let cursor = cursor_position(query)?;
+    let mut lo = Bound::Included((p, lower.as_str()));
+    let mut hi = match &upper {
+        Some(u) => Bound::Excluded((p, u.as_str())),
+        None => Bound::Excluded((end_of_partition.as_str(), "")),
+    };
+    if let Some(position) = &cursor {
+        // position = [pk, sk]
+        let after = (p, position[1].as_str());
+        if query.forward {
+            lo = Bound::Excluded(after);
+        } else {
+            hi = Bound::Excluded(after);
+        }
+    }
+    if bound_is_empty(&lo, &hi) {
+        return Ok(Page::default());
+    }
+    let range = table.range::<(&str, &str)>((lo, hi)).map_err(backend)?;
+    let iter: Box<dyn Iterator<Item = _>> = if query.forward {
+        Box::new(range)
+    } else {
+        Box::new(range.rev())
+    };
+    let mut items = Vec::new();
+    for entry in iter.take(query.limit as usize + 1) {
+        let (_, value) = entry.map_err(backend)?;
+        items.push(decode(value.value())?);
+    }
+    Ok(page(query, items))
+}
+
+fn query_index(db: &Database, query: &Query, index: Index) -> TableResult<Page> {
+    let txn = db.begin_read().map_err(backend)?;
+    let entries = txn.open_table(index_table(index)).map_err(backend)?;
+    let items = txn.open_table(ITEMS).map_err(backend)?;
+    let p = query.partition.as_str();
+    let end_of_partition = format!("{p}\0");
+    let (lower, upper) = sort_bounds(&query.range);
+    let cursor = cursor_position(query)?;
+    let mut lo = Bound::Included((p, lower.as_str(), "", ""));
+    let mut hi = match &upper {
+        Some(u) => Bound::Excluded((p, u.as_str(), "", "")),
+        None => Bound::Excluded((end_of_partition.as_str(), "", "", "")),
+    };
+    if let Some(position) = &cursor {
+        // position = [pk, sk, index pk, index sk]
+        let after = (
+            p,
+            position[3].as_str(),
+            position[0].as_str(),
+            position[1].as_str(),
+        );
+        if query.forward {
+            lo = Bound::Excluded(after);
+        } else {
+            hi = Bound::Excluded(after);
+        }
+    }
+    if bound_is_empty(&lo, &hi) {
+        return Ok(Page::default());
+    }
+    let range = entries
+        .range::<(&str, &str, &str, &str)>((lo, hi))
+        .map_err(backend)?;
+    let iter: Box<dyn Iterator<Item = _>> = if query.forward {
+        Box::new(range)
+    } else {
+        Box::new(range.rev())
+    };
+    let mut found = Vec::new();
+    for entry in iter.take(query.limit as usize + 1) {
+        let (key, _) = entry.map_err(backend)?;
+        let (_, _, pk, sk) = key.value();
+        let item = items
+            .get((pk, sk))
+            .map_err(backend)?
+            .ok_or_else(|| TableError::Backend(format!("index entry without item {pk}/{sk}")))?;
+        found.push(decode(item.value())?);
+    }
+    Ok(page(query, found))
+}
+
+/// A reversed or empty interval would make redb panic; it simply has no items.
+fn bound_is_empty<T: PartialOrd>(lo: &Bound<T>, hi: &Bound<T>) -> bool {
+    match (lo, hi) {
+        (Bound::Included(a) | Bound::Excluded(a), Bound::Excluded(b)) => a >= b,
+        (Bound::Included(a), Bound::Included(b)) => a > b,
+        (Bound::Excluded(a), Bound::Included(b)) => a >= b,
+        _ => false,
+    }
+}
+
+/// Cuts the `limit + 1` items read into a page and a cursor when more follow.
+fn page(query: &Query, mut items: Vec<Item>) -> Page {
+    let more = items.len() > query.limit as usize;
+    items.truncate(query.limit as usize);
+    let next = match items.last() {
+        Some(last) if more => Some(Cursor::after_item(query, last)),
+        _ => None,
+    };
+    Page { items, next }
+}
+
+#[async_trait]
+impl ItemTable for EmbeddedTable {
+    async fn get(&self, key: &Key) -> TableResult<Option<Item>> {
+        validate_read_key(key)?;
+        let key = key.clone();
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(backend)?;
+            let table = txn.open_table(ITEMS).map_err(backend)?;
+            let found = table
+                .get((key.pk.as_str(), key.sk.as_str()))
+                .map_err(backend)?;
+            found.map(|v| decode(v.value())).transpose()
+        })
+        .await
+    }
+
+    async fn put(&self, item: Item, condition: Option<Condition>) -> TableResult<()> {
+        validate_put(&item)?;
+        self.run(move |db| apply_one(db, Write::Put { item, condition }).map(drop))
+            .await
+    }
+
+    async fn update(&self, update: Update) -> TableResult<Item> {
+        update.validate()?;
+        self.run(move |db| {
+            apply_one(db, Write::Update(update))?
+                .ok_or_else(|| TableError::Backend("update left no item".into()))
+        })
+        .await
+    }
+
+    async fn delete(&self, key: &Key, condition: Option<Condition>) -> TableResult<()> {
+        let write = Write::Delete {
+            key: key.clone(),
+            condition,
+        };
+        validate_write(&write)?;
+        self.run(move |db| apply_one(db, write).map(drop)).await
+    }
+
+    async fn query(&self, query: &Query) -> TableResult<Page> {
+        query.validate()?;
+        let query = query.clone();
+        self.run(move |db| match query.index {
+            None => query_primary(db, &query),
+            Some(index) => query_index(db, &query, index),
+        })
+        .await
+    }
+
+    async fn transact(&self, writes: Vec<Write>) -> TableResult<()> {
+        validate_transaction(&writes)?;
+        self.run(move |db| match apply_all(db, &writes)? {
+            Ok(_) => Ok(()),
+            Err(reasons) => Err(TableError::TransactionCancelled { reasons }),
+        })
+        .await
+    }
+
+    async fn batch_get(&self, keys: &[Key]) -> TableResult<Vec<Item>> {
+        validate_batch_get(keys)?;
+        let keys = keys.to_vec();
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(backend)?;
+            let table = txn.open_table(ITEMS).map_err(backend)?;
+            let mut found = Vec::new();
+            for key in &keys {
+                if let Some(v) = table
+                    .get((key.pk.as_str(), key.sk.as_str()))
+                    .map_err(backend)?
+                {
+                    found.push(decode(v.value())?);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_end_is_the_first_string_past_the_prefix() {
+        assert_eq!(prefix_end("ab").as_deref(), Some("ac"));
+        assert_eq!(prefix_end("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_end("\u{D7FF}").as_deref(), Some("\u{E000}"));
+        assert_eq!(prefix_end(""), None);
+    }
+
+    #[test]
+    fn empty_intervals_are_detected() {
+        assert!(bound_is_empty(&Bound::Included(2), &Bound::Excluded(2)));
+        assert!(bound_is_empty(&Bound::Excluded(3), &Bound::Excluded(2)));
+        assert!(!bound_is_empty(&Bound::Included(1), &Bound::Excluded(2)));
+    }
+}

@@ -1,0 +1,243 @@
+//! The platform's named resources, declared once: queues, buckets, event rules
+//! and the user pool's password policy. The embedded adapters, the emulator
+//! provisioning (infra/) and template.yaml all follow these lists.
+
+use std::time::Duration;
+
+use crate::ports::events::DomainEvent;
+
+/// A queue and its dead-letter policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueSpec {
+    /// Logical name; the dead-letter queue is `<name>-dlq`.
+    pub name: &'static str,
+    /// Receives after which a message moves to the dead-letter queue.
+    pub max_receives: u32,
+    /// Default visibility timeout of a received message.
+    pub visibility_timeout: Duration,
+}
+
+impl QueueSpec {
+    /// The logical name of this queue's dead-letter queue.
+    pub fn dead_letter_name(&self) -> String {
+        dead_letter_name(self.name)
+    }
+}
+
+/// The logical name of a queue's dead-letter queue.
+pub fn dead_letter_name(queue: &str) -> String {
+    format!("{queue}-dlq")
+}
+
+/// Every queue the workers consume.
+pub const QUEUES: &[QueueSpec] = &[
+    QueueSpec {
+        name: "workflow-runs",
+        max_receives: 5,
+        visibility_timeout: Duration::from_secs(60),
+    },
+    QueueSpec {
+        name: "event-triggers",
+        max_receives: 5,
+        visibility_timeout: Duration::from_secs(30),
+    },
+    QueueSpec {
+        name: "insights-ingest",
+        max_receives: 3,
+        visibility_timeout: Duration::from_secs(30),
+    },
+];
+
+/// The spec of a declared queue, if `name` is one (dead-letter queues are not).
+pub fn queue(name: &str) -> Option<&'static QueueSpec> {
+    QUEUES.iter().find(|q| q.name == name)
+}
+
+/// Every bucket: uploaded documents, project exports, deployed app bundles.
+pub const BUCKETS: &[&str] = &["documents", "exports", "bundles"];
+
+/// How a rule matches one field of an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Match {
+    /// Any value.
+    Any,
+    /// A value starting with this prefix.
+    Prefix(&'static str),
+    /// One of these values.
+    OneOf(&'static [&'static str]),
+}
+
+impl Match {
+    /// Whether `value` matches.
+    pub fn matches(&self, value: &str) -> bool {
+        match self {
+            Match::Any => true,
+            Match::Prefix(p) => value.starts_with(p),
+            Match::OneOf(values) => values.contains(&value),
+        }
+    }
+
+    /// The EventBridge pattern fragment, `None` for [`Match::Any`].
+    pub fn pattern(&self) -> Option<serde_json::Value> {
+        match self {
+            Match::Any => None,
+            Match::Prefix(p) => Some(serde_json::json!([{ "prefix": p }])),
+            Match::OneOf(values) => Some(serde_json::json!(values)),
+        }
+    }
+}
+
+/// An event rule: events whose source and detail-type match go to a queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rule {
+    /// Rule name.
+    pub name: &'static str,
+    /// Match on `source`.
+    pub source: Match,
+    /// Match on `detail-type`.
+    pub detail_type: Match,
+    /// Logical name of the target queue.
+    pub target_queue: &'static str,
+}
+
+impl Rule {
+    /// Whether an event matches this rule.
+    pub fn matches(&self, event: &DomainEvent) -> bool {
+        self.source.matches(&event.source) && self.detail_type.matches(&event.detail_type)
+    }
+
+    /// The rule as an EventBridge event pattern (JSON text).
+    pub fn event_pattern(&self) -> String {
+        let mut pattern = serde_json::Map::new();
+        if let Some(p) = self.source.pattern() {
+            pattern.insert("source".into(), p);
+        }
+        if let Some(p) = self.detail_type.pattern() {
+            pattern.insert("detail-type".into(), p);
+        }
+        serde_json::Value::Object(pattern).to_string()
+    }
+}
+
+/// Every rule of the platform's event bus.
+pub const RULES: &[Rule] = &[
+    // Every platform event feeds insights.
+    Rule {
+        name: "insights-ingest",
+        source: Match::Prefix("nocode."),
+        detail_type: Match::Any,
+        target_queue: "insights-ingest",
+    },
+    // Changes in the builder's modules may fire event-triggered workflows.
+    Rule {
+        name: "event-triggers",
+        source: Match::OneOf(&["nocode.foundation", "nocode.studio", "nocode.runtime"]),
+        detail_type: Match::Any,
+        target_queue: "event-triggers",
+    },
+];
+
+/// The user pool's password policy (Cognito's default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    /// Shortest password.
+    pub min_length: usize,
+    /// Needs an upper-case letter.
+    pub require_uppercase: bool,
+    /// Needs a lower-case letter.
+    pub require_lowercase: bool,
+    /// Needs a digit.
+    pub require_numbers: bool,
+    /// Needs a symbol.
+    pub require_symbols: bool,
+}
+
+/// The policy every user pool of the platform uses.
+pub const PASSWORD_POLICY: PasswordPolicy = PasswordPolicy {
+    min_length: 8,
+    require_uppercase: true,
+    require_lowercase: true,
+    require_numbers: true,
+    require_symbols: true,
+};
+
+impl PasswordPolicy {
+    /// Checks a password; the error says what is missing.
+    pub fn check(&self, password: &str) -> Result<(), String> {
+        let mut missing = Vec::new();
+        if password.chars().count() < self.min_length {
+            missing.push(format!("at least {} characters", self.min_length));
+        }
+        if self.require_uppercase && !password.chars().any(|c| c.is_uppercase()) {
+            missing.push("an upper-case letter".into());
+        }
+        if self.require_lowercase && !password.chars().any(|c| c.is_lowercase()) {
+            missing.push("a lower-case letter".into());
+        }
+        if self.require_numbers && !password.chars().any(|c| c.is_ascii_digit()) {
+            missing.push("a number".into());
+        }
+        if self.require_symbols && !password.chars().any(|c| c.is_ascii_punctuation()) {
+            missing.push("a symbol".into());
+        }
+        if password.len() > 256 {
+            missing.push("at most 256 bytes".into());
+        }
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("the password needs {}", missing.join(", ")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rules_match_like_their_patterns() {
+        let studio = DomainEvent::new("studio", "project.created", json!({}));
+        let insights = DomainEvent::new("insights", "metric.recorded", json!({}));
+        let foreign = DomainEvent {
+            source: "other".into(),
+            detail_type: "x".into(),
+            detail: json!({}),
+        };
+        let targets = |e: &DomainEvent| {
+            RULES
+                .iter()
+                .filter(|r| r.matches(e))
+                .map(|r| r.target_queue)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(targets(&studio), ["insights-ingest", "event-triggers"]);
+        assert_eq!(targets(&insights), ["insights-ingest"]);
+        assert!(targets(&foreign).is_empty());
+        assert_eq!(
+            RULES[0].event_pattern(),
+            r#"{"source":[{"prefix":"nocode."}]}"#
+        );
+    }
+
+    #[test]
+    fn every_rule_targets_a_declared_queue() {
+        for rule in RULES {
+            assert!(queue(rule.target_queue).is_some(), "{}", rule.name);
+        }
+    }
+
+    #[test]
+    fn password_policy_names_what_is_missing() {
+        assert!(PASSWORD_POLICY.check("Passw0rd!").is_ok());
+        let err = PASSWORD_POLICY.check("password").unwrap_err();
+        assert!(err.contains("upper-case") && err.contains("number") && err.contains("symbol"));
+        assert!(
+            PASSWORD_POLICY
+                .check("Pa0!")
+                .unwrap_err()
+                .contains("8 characters")
+        );
+    }
+}
