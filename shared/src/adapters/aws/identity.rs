@@ -319,3 +319,24 @@ impl Identity for CognitoIdentity {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_missing_app_client_is_a_backend_error() {
+        let sdk = SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .build();
+        let identity = CognitoIdentity::new(&sdk, &AwsSettings::default());
+        assert_eq!(identity.pool_id(), None);
+        match identity.sign_in("a@example.com", "Secret-Pass-1").await {
+            Err(IdentityError::Backend(message)) => {
+                assert!(message.contains("NOCODE_USER_POOL_CLIENT_ID"), "{message}");
+            }
+            other => panic!("expected a backend error, got {other:?}"),
+        }
+    }
+}

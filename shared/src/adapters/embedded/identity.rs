@@ -613,31 +613,27 @@ impl Inner {
     ) -> IdentityResult<T> {
         let txn = self.db.begin_write().map_err(db_error)?;
         let outcome = {
-            let emails = txn.open_table(EMAILS).map_err(db_error)?;
-            let sub = emails
+            let sub = txn
+                .open_table(EMAILS)
+                .map_err(db_error)?
                 .get(email.to_lowercase().as_str())
                 .map_err(db_error)?
                 .map(|g| g.value().to_string());
-            drop(emails);
             let mut users = txn.open_table(USERS).map_err(db_error)?;
             let mut user = match &sub {
                 Some(sub) => read_user(&users, sub)?,
                 None => None,
             };
             let outcome = change(user.as_mut());
-            if let Some(user) = &user
-                && (outcome.is_ok() || outcome.as_ref().err().is_some_and(&keep_on))
-            {
-                write_user(&mut users, user)?;
+            let keep = outcome.as_ref().err().is_none_or(&keep_on);
+            match &user {
+                Some(user) if keep => write_user(&mut users, user)?,
+                // Nothing to keep: dropping the transaction aborts it.
+                _ => return outcome,
             }
             outcome
         };
-        let keep = outcome.is_ok() || outcome.as_ref().err().is_some_and(&keep_on);
-        if keep {
-            txn.commit().map_err(db_error)?;
-        } else {
-            txn.abort().map_err(db_error)?;
-        }
+        txn.commit().map_err(db_error)?;
         outcome
     }
 
