@@ -5,6 +5,7 @@
 
 pub mod adapters;
 pub mod config;
+pub mod http;
 pub mod ports;
 pub mod random;
 pub mod resources;

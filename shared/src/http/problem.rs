@@ -1,0 +1,262 @@
+//! RFC 9457 problem details: the one shape every error response takes.
+//!
+//! ```json
+//! {"type": "urn:nocode:problem:validation_failed", "title": "Invalid input",
+//!  "status": 422, "code": "validation_failed", "detail": "…",
+//!  "errors": [{"field": "email", "message": "…"}], "request_id": "…"}
+//! ```
+//!
+//! `type` and `code` are stable: clients branch on them, never on `detail`.
+//! A 5xx says only that something failed and gives the request id; its cause
+//! goes to the log, never to the client.
+
+use serde::Serialize;
+
+use crate::ports::table::TableError;
+
+/// The media type of a problem response.
+pub const CONTENT_TYPE: &str = "application/problem+json";
+
+/// One invalid field of a request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// The field's path in the request, e.g. `email` or `fields[2].name`.
+    pub field: String,
+    /// What is wrong with it, for a person.
+    pub message: String,
+}
+
+impl FieldError {
+    /// An error on one field.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Why a request failed, as a handler reports it.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ApiError {
+    /// 400: the request cannot be read (malformed JSON, bad query string).
+    #[error("malformed request: {0}")]
+    Malformed(String),
+    /// 401: no valid credentials.
+    #[error("authentication required")]
+    Unauthenticated,
+    /// 403: signed in, but the role does not allow this.
+    #[error("not allowed")]
+    Forbidden,
+    /// 404: absent, or not the caller's (never says which).
+    #[error("not found")]
+    NotFound,
+    /// 409: the request conflicts with the current state.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// 412: the resource changed since the version the client read.
+    #[error("stale version")]
+    StaleVersion,
+    /// 413: the body is larger than the route accepts.
+    #[error("body larger than {limit} bytes")]
+    TooLarge {
+        /// The route's limit in bytes.
+        limit: usize,
+    },
+    /// 422: the request is well-formed but its values are invalid.
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    /// 429: too many requests; retry later.
+    #[error("throttled")]
+    Throttled,
+    /// 500: something failed on our side; the text is for the log only.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A 422 on a single field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Invalid(vec![FieldError::new(field, message)])
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::Malformed(_) => 400,
+            ApiError::Unauthenticated => 401,
+            ApiError::Forbidden => 403,
+            ApiError::NotFound => 404,
+            ApiError::Conflict(_) => 409,
+            ApiError::StaleVersion => 412,
+            ApiError::TooLarge { .. } => 413,
+            ApiError::Invalid(_) => 422,
+            ApiError::Throttled => 429,
+            ApiError::Internal(_) => 500,
+        }
+    }
+
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Malformed(_) => "malformed_request",
+            ApiError::Unauthenticated => "unauthenticated",
+            ApiError::Forbidden => "forbidden",
+            ApiError::NotFound => "not_found",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::StaleVersion => "stale_version",
+            ApiError::TooLarge { .. } => "payload_too_large",
+            ApiError::Invalid(_) => "validation_failed",
+            ApiError::Throttled => "throttled",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            ApiError::Malformed(_) => "Malformed request",
+            ApiError::Unauthenticated => "Authentication required",
+            ApiError::Forbidden => "Not allowed",
+            ApiError::NotFound => "Not found",
+            ApiError::Conflict(_) => "Conflict",
+            ApiError::StaleVersion => "Stale version",
+            ApiError::TooLarge { .. } => "Payload too large",
+            ApiError::Invalid(_) => "Invalid input",
+            ApiError::Throttled => "Too many requests",
+            ApiError::Internal(_) => "Internal error",
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            ApiError::Malformed(why) | ApiError::Conflict(why) => why.clone(),
+            ApiError::Unauthenticated => {
+                "Sign in and send the access token as a Bearer token.".into()
+            }
+            ApiError::Forbidden => "Your role does not allow this action.".into(),
+            ApiError::NotFound => "No such resource.".into(),
+            ApiError::StaleVersion => {
+                "The resource changed since you read it; read it again and retry.".into()
+            }
+            ApiError::TooLarge { limit } => format!("The body must be at most {limit} bytes."),
+            ApiError::Invalid(errors) => format!("{} field(s) are invalid.", errors.len()),
+            ApiError::Throttled => "Too many requests; retry later.".into(),
+            ApiError::Internal(_) => "Something failed on our side; quote the request id.".into(),
+        }
+    }
+
+    /// The problem document for this error.
+    pub fn problem(&self, request_id: Option<&str>) -> Problem {
+        Problem {
+            type_uri: format!("urn:nocode:problem:{}", self.code()),
+            title: self.title(),
+            status: self.status(),
+            code: self.code(),
+            detail: self.detail(),
+            errors: match self {
+                ApiError::Invalid(errors) => errors.clone(),
+                _ => Vec::new(),
+            },
+            request_id: request_id.map(str::to_string),
+        }
+    }
+}
+
+/// The problem document of RFC 9457, with our `code`, `errors` and `request_id`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// `urn:nocode:problem:<code>`.
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    /// A short summary of the problem type.
+    pub title: &'static str,
+    /// The HTTP status.
+    pub status: u16,
+    /// The stable code.
+    pub code: &'static str,
+    /// What happened, for a person.
+    pub detail: String,
+    /// Per-field errors of a 422.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// The request id, to quote in a support request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+impl Problem {
+    /// The JSON body.
+    pub fn to_json(&self) -> String {
+        // A struct of strings and numbers always serializes.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+impl From<TableError> for ApiError {
+    /// The defaults; a handler that knows better (a version condition is
+    /// a 412) maps the error itself.
+    fn from(error: TableError) -> Self {
+        match error {
+            TableError::ConditionFailed | TableError::TransactionCancelled { .. } => {
+                ApiError::Conflict("The resource changed or already exists.".into())
+            }
+            TableError::InvalidCursor => ApiError::invalid("next", "not a cursor of this list"),
+            TableError::Throttled => ApiError::Throttled,
+            TableError::Invalid(why) | TableError::Backend(why) => ApiError::Internal(why),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    #[test]
+    fn a_validation_problem_lists_each_field() {
+        let error = ApiError::Invalid(vec![
+            FieldError::new("email", "is not an e-mail address"),
+            FieldError::new("password", "is too short"),
+        ]);
+        let body: Value =
+            serde_json::from_str(&error.problem(Some("req-1")).to_json()).expect("json");
+        assert_eq!(
+            body,
+            json!({
+                "type": "urn:nocode:problem:validation_failed",
+                "title": "Invalid input",
+                "status": 422,
+                "code": "validation_failed",
+                "detail": "2 field(s) are invalid.",
+                "errors": [
+                    {"field": "email", "message": "is not an e-mail address"},
+                    {"field": "password", "message": "is too short"}
+                ],
+                "request_id": "req-1"
+            })
+        );
+    }
+
+    #[test]
+    fn an_internal_error_never_leaks_its_cause() {
+        let problem =
+            ApiError::Internal("dynamodb: table nocode-prod missing".into()).problem(None);
+        let text = problem.to_json();
+        assert_eq!(problem.status, 500);
+        assert!(
+            !text.contains("dynamodb") && !text.contains("nocode-prod"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn table_errors_map_to_conflict_throttle_or_internal() {
+        assert_eq!(ApiError::from(TableError::ConditionFailed).status(), 409);
+        assert_eq!(ApiError::from(TableError::Throttled).status(), 429);
+        assert_eq!(ApiError::from(TableError::InvalidCursor).status(), 422);
+        assert_eq!(
+            ApiError::from(TableError::Backend("x".into())).status(),
+            500
+        );
+    }
+}
