@@ -1,7 +1,9 @@
 //! HTTP glue shared by every API function: the error shape (RFC 9457
-//! problem details). Handlers return [`ApiError`]; one place turns it into a
-//! response.
+//! problem details) and reading a request (caller, request id, JSON body).
+//! Handlers return [`ApiError`]; one place turns it into a response.
 
 pub mod problem;
+pub mod request;
 
 pub use problem::{ApiError, FieldError, Problem};
+pub use request::{Caller, DEFAULT_BODY_LIMIT, caller, json_body, request_id};

@@ -1,0 +1,202 @@
+//! Reading a request the way every handler does: the caller from the JWT
+//! authorizer's claims (never by parsing a token), the request id, and a JSON
+//! body within a size limit, with field-level errors.
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
+use serde::de::DeserializeOwned;
+
+use super::problem::{ApiError, FieldError};
+
+/// The default largest JSON body a route accepts.
+pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
+
+/// The signed-in user making a request, as API Gateway's JWT authorizer saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    /// The user's stable id (`sub`).
+    pub sub: String,
+    /// The pool's username (`username` claim).
+    pub username: String,
+    /// The app client the token was issued to.
+    pub client_id: Option<String>,
+}
+
+fn v2_context(
+    request: &Request,
+) -> Option<&aws_lambda_events::apigw::ApiGatewayV2httpRequestContext> {
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => Some(context),
+        _ => None,
+    }
+}
+
+/// The caller, or 401 when the request carries no verified claims.
+pub fn caller(request: &Request) -> Result<Caller, ApiError> {
+    let claims = v2_context(request)
+        .and_then(|c| c.authorizer.as_ref())
+        .and_then(|a| a.jwt.as_ref())
+        .map(|jwt| &jwt.claims)
+        .ok_or(ApiError::Unauthenticated)?;
+    // Only access tokens authorize API calls; an id token is refused.
+    if claims.get("token_use").map(String::as_str) != Some("access") {
+        return Err(ApiError::Unauthenticated);
+    }
+    let sub = claims
+        .get("sub")
+        .filter(|s| !s.is_empty())
+        .ok_or(ApiError::Unauthenticated)?;
+    Ok(Caller {
+        sub: sub.clone(),
+        username: claims
+            .get("username")
+            .cloned()
+            .unwrap_or_else(|| sub.clone()),
+        client_id: claims.get("client_id").cloned(),
+    })
+}
+
+/// The id API Gateway gave the request, for logs and problem documents.
+pub fn request_id(request: &Request) -> Option<&str> {
+    v2_context(request).and_then(|c| c.request_id.as_deref())
+}
+
+/// Parses the JSON body: 413 above `limit`, 400 when it is not JSON, 422 with
+/// the field's path when a value has the wrong type, is missing or unknown.
+pub fn json_body<T: DeserializeOwned>(request: &Request, limit: usize) -> Result<T, ApiError> {
+    let bytes: &[u8] = request.body().as_ref();
+    if bytes.len() > limit {
+        return Err(ApiError::TooLarge { limit });
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::Malformed("a JSON body is required".into()));
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => field_error(&path, &inner),
+            _ => ApiError::Malformed(format!("the body is not valid JSON: {inner}")),
+        }
+    })?;
+    deserializer
+        .end()
+        .map_err(|e| ApiError::Malformed(format!("the body is not valid JSON: {e}")))?;
+    Ok(value)
+}
+
+/// serde names a missing field only in its message, and its path stops at
+/// the parent; pull the name out so the error points at the field itself.
+fn field_error(path: &str, error: &serde_json::Error) -> ApiError {
+    let message = error.to_string();
+    let message = message
+        .rsplit_once(" at line ")
+        .map_or(message.as_str(), |(m, _)| m)
+        .to_string();
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    let field = match (path, missing) {
+        (".", Some(name)) => name.to_string(),
+        (parent, Some(name)) => format!("{parent}.{name}"),
+        (path, None) => path.to_string(),
+    };
+    ApiError::Invalid(vec![FieldError::new(field, message)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    fn request(body: &str, claims: &str) -> Request {
+        let event = format!(
+            r#"{{"version":"2.0","routeKey":"POST /x","rawPath":"/x","rawQueryString":"",
+            "headers":{{"content-type":"application/json"}},
+            "requestContext":{{"accountId":"1","apiId":"a","domainName":"d","domainPrefix":"d",
+              "http":{{"method":"POST","path":"/x","protocol":"HTTP/1.1","sourceIp":"127.0.0.1","userAgent":"t"}},
+              "requestId":"req-7","routeKey":"POST /x","stage":"$default","time":"t","timeEpoch":0
+              {claims}}},
+            "body":{body},"isBase64Encoded":false}}"#,
+            body = serde_json::Value::from(body),
+        );
+        lambda_http::request::from_str(&event).expect("a v2 event")
+    }
+
+    const SIGNED_IN: &str = r#","authorizer":{"jwt":{"claims":{"sub":"u-1","username":"u-1","client_id":"c","token_use":"access"},"scopes":null}}"#;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct SignUp {
+        email: String,
+        age: u8,
+        address: Option<Address>,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Address {
+        city: String,
+    }
+
+    #[test]
+    fn the_caller_comes_from_the_authorizer_claims() {
+        let r = request("{}", SIGNED_IN);
+        let caller = caller(&r).expect("a caller");
+        assert_eq!(caller.sub, "u-1");
+        assert_eq!(caller.client_id.as_deref(), Some("c"));
+        assert_eq!(request_id(&r), Some("req-7"));
+        assert_eq!(
+            super::caller(&request("{}", "")),
+            Err(ApiError::Unauthenticated)
+        );
+        let id_token = SIGNED_IN.replace("\"access\"", "\"id\"");
+        assert_eq!(
+            super::caller(&request("{}", &id_token)),
+            Err(ApiError::Unauthenticated)
+        );
+    }
+
+    #[test]
+    fn a_good_body_parses() {
+        let body: SignUp = json_body(
+            &request(r#"{"email":"a@b.c","age":3}"#, ""),
+            DEFAULT_BODY_LIMIT,
+        )
+        .expect("parses");
+        assert_eq!(body.email, "a@b.c");
+    }
+
+    #[test]
+    fn body_errors_name_their_field() {
+        let err =
+            |body: &str| json_body::<SignUp>(&request(body, ""), DEFAULT_BODY_LIMIT).unwrap_err();
+        let field = |e: ApiError| match e {
+            ApiError::Invalid(errors) => errors[0].field.clone(),
+            other => panic!("expected 422, got {other:?}"),
+        };
+        assert_eq!(field(err(r#"{"age":3}"#)), "email");
+        assert_eq!(field(err(r#"{"email":"a","age":"x"}"#)), "age");
+        assert_eq!(field(err(r#"{"email":"a","age":300}"#)), "age");
+        assert_eq!(field(err(r#"{"email":"a","age":1,"admin":true}"#)), "admin");
+        assert_eq!(
+            field(err(r#"{"email":"a","age":1,"address":{}}"#)),
+            "address.city"
+        );
+        assert!(matches!(err(r#"{"email":"#), ApiError::Malformed(_)));
+        assert!(matches!(
+            err(r#"{"email":"a","age":1} x"#),
+            ApiError::Malformed(_)
+        ));
+        assert!(matches!(err(""), ApiError::Malformed(_)));
+    }
+
+    #[test]
+    fn a_body_over_the_limit_is_too_large() {
+        let r = request(r#"{"email":"aaaaaaaaaa","age":1}"#, "");
+        assert_eq!(
+            json_body::<SignUp>(&r, 10),
+            Err(ApiError::TooLarge { limit: 10 })
+        );
+    }
+}
