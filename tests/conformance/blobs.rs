@@ -216,6 +216,12 @@ async fn list_pages_by_prefix_in_key_order(f: &Fixture) {
     for key in ["p/e", "p/c", "p/a", "p/d", "p/b", "q/a", "pz"] {
         f.put(key, b"123", "text/plain").await;
     }
+    for limit in [0, 1001] {
+        assert!(matches!(
+            f.store.list(BUCKET, "p/", None, limit).await,
+            Err(BlobError::Invalid(_))
+        ));
+    }
     let first = f.store.list(BUCKET, "p/", None, 2).await.unwrap();
     assert_eq!(keys(&first), ["p/a", "p/b"]);
     assert_eq!(first.blobs[0].size, 3);

@@ -220,10 +220,15 @@ pub fn key_after(cursor: &str) -> BlobResult<String> {
         .ok_or_else(|| BlobError::Invalid("the list cursor is not valid".into()))
 }
 
-/// The number of keys a list page returns for a requested `limit`:
-/// at least one, at most [`MAX_LIST`].
-pub fn page_size(limit: u32) -> u32 {
-    limit.clamp(1, MAX_LIST)
+/// Checks a list page size: 1 to [`MAX_LIST`], refused otherwise, as the
+/// item table refuses a query limit out of range.
+pub fn page_size(limit: u32) -> BlobResult<u32> {
+    if limit == 0 || limit > MAX_LIST {
+        return Err(BlobError::Invalid(format!(
+            "a list page holds 1 to {MAX_LIST} blobs"
+        )));
+    }
+    Ok(limit)
 }
 
 #[cfg(test)]
@@ -259,7 +264,8 @@ mod tests {
         let cursor = cursor_after("org/1/ü.pdf");
         assert_eq!(key_after(&cursor).unwrap(), "org/1/ü.pdf");
         assert!(key_after("not base64!").is_err());
-        assert_eq!(page_size(0), 1);
-        assert_eq!(page_size(5000), MAX_LIST);
+        assert!(page_size(0).is_err());
+        assert!(page_size(MAX_LIST + 1).is_err());
+        assert_eq!(page_size(MAX_LIST), Ok(MAX_LIST));
     }
 }

@@ -212,7 +212,7 @@ impl BlobStore for S3Blobs {
     ) -> BlobResult<BlobPage> {
         let physical = self.bucket(bucket)?;
         let after = cursor.map(key_after).transpose()?;
-        let limit = page_size(limit);
+        let limit = page_size(limit)?;
         let output = self
             .client
             .list_objects_v2()

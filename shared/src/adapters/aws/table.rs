@@ -205,57 +205,68 @@ where
     }
 }
 
+/// Sets an expression's condition, names and values on any of the SDK's
+/// request or transaction-member builders (they share the setters, not a trait).
+macro_rules! with_expression {
+    ($builder:expr, $condition:expr, $expr:expr) => {
+        $builder
+            .set_condition_expression($condition)
+            .set_expression_attribute_names($expr.names())
+            .set_expression_attribute_values($expr.values())
+    };
+}
+
 impl DynamoTable {
     fn transact_item(&self, write: &Write) -> TableResult<TransactWriteItem> {
+        let invalid = |e: aws_sdk_dynamodb::error::BuildError| TableError::Invalid(e.to_string());
         let mut expr = Expression::default();
         let condition = write.condition().map(|c| expr.condition(c)).transpose()?;
-        let built = match write {
-            Write::Put { item, .. } => TransactWriteItem::builder().put(
-                Put::builder()
+        let member = TransactWriteItem::builder();
+        let member = match write {
+            Write::Put { item, .. } => {
+                let put = Put::builder()
                     .table_name(&self.table)
-                    .set_item(Some(to_attributes(item)?))
-                    .set_condition_expression(condition)
-                    .set_expression_attribute_names(expr.names())
-                    .set_expression_attribute_values(expr.values())
-                    .build()
-                    .map_err(|e| TableError::Invalid(e.to_string()))?,
-            ),
-            Write::Update(update) => {
-                let update_expr = expr.update(update)?;
-                TransactWriteItem::builder().update(
-                    aws_sdk_dynamodb::types::Update::builder()
-                        .table_name(&self.table)
-                        .set_key(Some(key_attributes(&update.key)))
-                        .update_expression(update_expr)
-                        .set_condition_expression(condition)
-                        .set_expression_attribute_names(expr.names())
-                        .set_expression_attribute_values(expr.values())
+                    .set_item(Some(to_attributes(item)?));
+                member.put(
+                    with_expression!(put, condition, expr)
                         .build()
-                        .map_err(|e| TableError::Invalid(e.to_string()))?,
+                        .map_err(invalid)?,
                 )
             }
-            Write::Delete { key, .. } => TransactWriteItem::builder().delete(
-                Delete::builder()
+            Write::Update(update) => {
+                let update_expr = expr.update(update)?;
+                let built = aws_sdk_dynamodb::types::Update::builder()
                     .table_name(&self.table)
-                    .set_key(Some(key_attributes(key)))
-                    .set_condition_expression(condition)
-                    .set_expression_attribute_names(expr.names())
-                    .set_expression_attribute_values(expr.values())
-                    .build()
-                    .map_err(|e| TableError::Invalid(e.to_string()))?,
-            ),
-            Write::Check { key, .. } => TransactWriteItem::builder().condition_check(
-                ConditionCheck::builder()
+                    .set_key(Some(key_attributes(&update.key)))
+                    .update_expression(update_expr);
+                member.update(
+                    with_expression!(built, condition, expr)
+                        .build()
+                        .map_err(invalid)?,
+                )
+            }
+            Write::Delete { key, .. } => {
+                let delete = Delete::builder()
                     .table_name(&self.table)
-                    .set_key(Some(key_attributes(key)))
-                    .set_condition_expression(condition)
-                    .set_expression_attribute_names(expr.names())
-                    .set_expression_attribute_values(expr.values())
-                    .build()
-                    .map_err(|e| TableError::Invalid(e.to_string()))?,
-            ),
+                    .set_key(Some(key_attributes(key)));
+                member.delete(
+                    with_expression!(delete, condition, expr)
+                        .build()
+                        .map_err(invalid)?,
+                )
+            }
+            Write::Check { key, .. } => {
+                let check = ConditionCheck::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key_attributes(key)));
+                member.condition_check(
+                    with_expression!(check, condition, expr)
+                        .build()
+                        .map_err(invalid)?,
+                )
+            }
         };
-        Ok(built.build())
+        Ok(member.build())
     }
 }
 
@@ -296,13 +307,12 @@ impl ItemTable for DynamoTable {
         validate_put(&item)?;
         let mut expr = Expression::default();
         let condition = condition.as_ref().map(|c| expr.condition(c)).transpose()?;
-        self.client
+        let request = self
+            .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(to_attributes(&item)?))
-            .set_condition_expression(condition)
-            .set_expression_attribute_names(expr.names())
-            .set_expression_attribute_values(expr.values())
+            .set_item(Some(to_attributes(&item)?));
+        with_expression!(request, condition, expr)
             .send()
             .await
             .map_err(map_error)?;
@@ -318,16 +328,14 @@ impl ItemTable for DynamoTable {
             .as_ref()
             .map(|c| expr.condition(c))
             .transpose()?;
-        let out = self
+        let request = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_attributes(&update.key)))
             .update_expression(update_expr)
-            .set_condition_expression(condition)
-            .set_expression_attribute_names(expr.names())
-            .set_expression_attribute_values(expr.values())
-            .return_values(ReturnValue::AllNew)
+            .return_values(ReturnValue::AllNew);
+        let out = with_expression!(request, condition, expr)
             .send()
             .await
             .map_err(map_error)?;
@@ -341,13 +349,12 @@ impl ItemTable for DynamoTable {
         })?;
         let mut expr = Expression::default();
         let condition = condition.as_ref().map(|c| expr.condition(c)).transpose()?;
-        self.client
+        let request = self
+            .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key_attributes(key)))
-            .set_condition_expression(condition)
-            .set_expression_attribute_names(expr.names())
-            .set_expression_attribute_values(expr.values())
+            .set_key(Some(key_attributes(key)));
+        with_expression!(request, condition, expr)
             .send()
             .await
             .map_err(map_error)?;

@@ -366,7 +366,7 @@ impl BlobStore for EmbeddedBlobs {
         let dir = self.bucket_dir(bucket)?;
         let after = cursor.map(key_after).transpose()?;
         let prefix = prefix.to_string();
-        let limit = page_size(limit) as usize;
+        let limit = page_size(limit)? as usize;
         let context = format!("cannot list {bucket}");
         blocking(
             move || list_blobs(&dir, &prefix, after.as_deref(), limit).map_err(io_error(&context)),

@@ -257,17 +257,7 @@ fn query_primary(db: &Database, query: &Query) -> TableResult<Page> {
         return Ok(Page::default());
     }
     let range = table.range::<(&str, &str)>((lo, hi)).map_err(backend)?;
-    let iter: Box<dyn Iterator<Item = _>> = if query.forward {
-        Box::new(range)
-    } else {
-        Box::new(range.rev())
-    };
-    let mut items = Vec::new();
-    for entry in iter.take(query.limit as usize + 1) {
-        let (_, value) = entry.map_err(backend)?;
-        items.push(decode(value.value())?);
-    }
-    Ok(page(query, items))
+    walk(range, query, |(_, value)| decode(value.value()))
 }
 
 fn query_index(db: &Database, query: &Query, index: Index) -> TableResult<Page> {
@@ -303,22 +293,33 @@ fn query_index(db: &Database, query: &Query, index: Index) -> TableResult<Page> 
     let range = entries
         .range::<(&str, &str, &str, &str)>((lo, hi))
         .map_err(backend)?;
-    let iter: Box<dyn Iterator<Item = _>> = if query.forward {
-        Box::new(range)
-    } else {
-        Box::new(range.rev())
-    };
-    let mut found = Vec::new();
-    for entry in iter.take(query.limit as usize + 1) {
-        let (key, _) = entry.map_err(backend)?;
+    walk(range, query, |(key, _)| {
         let (_, _, pk, sk) = key.value();
         let item = items
             .get((pk, sk))
             .map_err(backend)?
             .ok_or_else(|| TableError::Backend(format!("index entry without item {pk}/{sk}")))?;
-        found.push(decode(item.value())?);
+        decode(item.value())
+    })
+}
+
+/// Reads a range in the query's direction, one entry more than the page so
+/// the page knows whether more follow.
+fn walk<E>(
+    range: impl DoubleEndedIterator<Item = Result<E, redb::StorageError>>,
+    query: &Query,
+    mut read: impl FnMut(E) -> TableResult<Item>,
+) -> TableResult<Page> {
+    let entries: Box<dyn Iterator<Item = _>> = if query.forward {
+        Box::new(range)
+    } else {
+        Box::new(range.rev())
+    };
+    let mut items = Vec::new();
+    for entry in entries.take(query.limit as usize + 1) {
+        items.push(read(entry.map_err(backend)?)?);
     }
-    Ok(page(query, found))
+    Ok(page(query, items))
 }
 
 /// A reversed or empty interval would make redb panic; it simply has no items.
