@@ -385,7 +385,12 @@ async fn invalid_key_is_rejected(f: &Fixture) {
     ));
 }
 
+async fn the_backend_answers_a_health_probe(f: &Fixture) {
+    assert_eq!(f.store.probe().await, Ok(()));
+}
+
 conformance!(Fixture:
+    the_backend_answers_a_health_probe,
     put_get_round_trip,
     get_missing_is_not_found,
     head_present_and_missing,

@@ -167,7 +167,12 @@ async fn an_invalid_event_fails_the_publish_before_anything_is_sent(f: &Fixture)
     assert_eq!(got.len(), 1, "the refused publish delivered nothing");
 }
 
+async fn the_backend_answers_a_health_probe(f: &Fixture) {
+    assert_eq!(f.bus.probe().await, Ok(()));
+}
+
 conformance!(Fixture:
+    the_backend_answers_a_health_probe,
     a_matching_event_reaches_every_rule_target_in_an_eventbridge_envelope,
     an_event_goes_only_where_a_rule_matches,
     a_publish_of_more_than_ten_events_delivers_them_all,

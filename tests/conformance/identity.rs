@@ -666,7 +666,12 @@ async fn get_user_returns_the_profile(pool: &Pool) {
     );
 }
 
+async fn the_backend_answers_a_health_probe(pool: &Pool) {
+    assert_eq!(pool.identity.probe().await, Ok(()));
+}
+
 conformance!(Pool:
+    the_backend_answers_a_health_probe,
     sign_up_confirm_then_sign_in,
     duplicate_email_is_refused,
     weak_password_is_refused,

@@ -245,7 +245,12 @@ async fn a_receipt_that_is_not_ours_is_refused(f: &Fixture) {
     assert_eq!(f.receive(QUEUE, NOW).await.len(), 1);
 }
 
+async fn the_backend_answers_a_health_probe(f: &Fixture) {
+    assert_eq!(f.queue.probe().await, Ok(()));
+}
+
 conformance!(Fixture:
+    the_backend_answers_a_health_probe,
     a_sent_message_is_received_once_and_gone_after_delete,
     a_message_not_deleted_comes_back_after_its_visibility_timeout,
     change_visibility_to_zero_releases_a_message_at_once,

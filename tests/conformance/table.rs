@@ -613,7 +613,12 @@ async fn items_without_a_string_key_are_refused(f: &Fixture) {
     }
 }
 
+async fn the_backend_answers_a_health_probe(f: &Fixture) {
+    assert_eq!(f.table.probe().await, Ok(()));
+}
+
 conformance!(Fixture:
+    the_backend_answers_a_health_probe,
     put_then_get_round_trips_every_json_type,
     get_of_a_missing_item_is_none,
     typed_values_round_trip_through_serde,

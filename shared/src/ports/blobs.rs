@@ -107,6 +107,9 @@ pub enum BlobError {
 /// A blob store with S3 semantics.
 #[async_trait]
 pub trait BlobStore: Send + Sync {
+    /// Whether the backend answers, for the health report; the error says why not.
+    async fn probe(&self) -> Result<(), String>;
+
     /// Stores bytes under a key, replacing what was there.
     async fn put(
         &self,

@@ -79,6 +79,9 @@ pub enum EventError {
 /// An event bus with EventBridge semantics.
 #[async_trait]
 pub trait EventBus: Send + Sync {
+    /// Whether the backend answers, for the health report; the error says why not.
+    async fn probe(&self) -> Result<(), String>;
+
     /// Publishes events (split into batches of ten). All are validated first.
     async fn publish(&self, events: &[DomainEvent]) -> EventResult<()>;
 }

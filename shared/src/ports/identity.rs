@@ -159,6 +159,9 @@ pub enum IdentityError {
 /// A user pool with Cognito semantics.
 #[async_trait]
 pub trait Identity: Send + Sync {
+    /// Whether the backend answers, for the health report; the error says why not.
+    async fn probe(&self) -> Result<(), String>;
+
     /// Registers a user; sends a confirmation code unless the pool auto-confirms.
     async fn sign_up(&self, sign_up: SignUp) -> IdentityResult<SignedUp>;
 

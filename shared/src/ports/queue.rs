@@ -91,6 +91,9 @@ pub enum QueueError {
 /// A message queue with SQS semantics.
 #[async_trait]
 pub trait Queue: Send + Sync {
+    /// Whether the backend answers, for the health report; the error says why not.
+    async fn probe(&self) -> Result<(), String>;
+
     /// Sends one message; gives its id.
     async fn send(&self, queue: &str, message: OutgoingMessage) -> QueueResult<String>;
 

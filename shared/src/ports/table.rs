@@ -666,6 +666,9 @@ pub fn validate_batch_get(keys: &[Key]) -> TableResult<()> {
 /// The item table: every adapter behaves as DynamoDB does.
 #[async_trait]
 pub trait ItemTable: Send + Sync {
+    /// Whether the backend answers, for the health report; the error says why not.
+    async fn probe(&self) -> Result<(), String>;
+
     /// The item with this key, if any (strongly consistent).
     async fn get(&self, key: &Key) -> TableResult<Option<Item>>;
 

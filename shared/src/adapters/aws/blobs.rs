@@ -105,6 +105,18 @@ fn presigned(
 
 #[async_trait]
 impl BlobStore for S3Blobs {
+    async fn probe(&self) -> Result<(), String> {
+        // A read of an absent key proves the bucket answers, with the
+        // read permission every blob route has anyway.
+        let Some(bucket) = self.buckets.keys().next() else {
+            return Err("no bucket is configured".into());
+        };
+        self.head(bucket, "health/probe")
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
     async fn put(
         &self,
         bucket: &str,

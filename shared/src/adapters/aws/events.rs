@@ -40,6 +40,16 @@ impl EventBridgeBus {
 
 #[async_trait]
 impl EventBus for EventBridgeBus {
+    async fn probe(&self) -> Result<(), String> {
+        self.client
+            .describe_event_bus()
+            .name(&self.bus)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| describe(&e))
+    }
+
     async fn publish(&self, events: &[DomainEvent]) -> EventResult<()> {
         validate_all(events)?;
         let mut failed = Vec::new();

@@ -146,6 +146,14 @@ fn delivery(details: Option<&CodeDeliveryDetailsType>) -> CodeDelivery {
 
 #[async_trait]
 impl Identity for CognitoIdentity {
+    async fn probe(&self) -> Result<(), String> {
+        // Cognito answering "not authorized" to a made-up token is alive.
+        match self.get_user("health-probe").await {
+            Err(IdentityError::Backend(why)) => Err(why),
+            _ => Ok(()),
+        }
+    }
+
     async fn sign_up(&self, sign_up: SignUp) -> IdentityResult<SignedUp> {
         let mut request = self
             .client

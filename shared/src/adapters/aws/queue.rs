@@ -66,6 +66,20 @@ where
 
 #[async_trait]
 impl Queue for SqsQueue {
+    async fn probe(&self) -> Result<(), String> {
+        let Some(url) = self.urls.values().next() else {
+            return Err("no queue is configured".into());
+        };
+        self.client
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| map_error(e).to_string())
+    }
+
     async fn send(&self, queue: &str, message: OutgoingMessage) -> QueueResult<String> {
         let url = self.url(queue)?;
         message.validate()?;

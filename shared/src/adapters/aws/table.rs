@@ -289,6 +289,13 @@ fn cancel_reasons(error: &TransactWriteItemsError, writes: usize) -> Option<Vec<
 
 #[async_trait]
 impl ItemTable for DynamoTable {
+    async fn probe(&self) -> Result<(), String> {
+        self.get(&Key::new("HEALTH", "PROBE"))
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
     async fn get(&self, key: &Key) -> TableResult<Option<Item>> {
         validate_read_key(key)?;
         let out = self

@@ -289,6 +289,15 @@ impl EmbeddedBlobs {
 
 #[async_trait]
 impl BlobStore for EmbeddedBlobs {
+    async fn probe(&self) -> Result<(), String> {
+        let root = self.inner.root.clone();
+        match tokio::fs::metadata(&root).await {
+            Ok(meta) if meta.is_dir() => Ok(()),
+            Ok(_) => Err(format!("{} is not a folder", root.display())),
+            Err(e) => Err(format!("{}: {e}", root.display())),
+        }
+    }
+
     async fn put(
         &self,
         bucket: &str,

@@ -52,6 +52,11 @@ pub fn envelope(event: &DomainEvent) -> EventBridgeEvent<Value> {
 
 #[async_trait]
 impl EventBus for EmbeddedBus {
+    async fn probe(&self) -> Result<(), String> {
+        // The bus is in process; it works when the queues it delivers to do.
+        self.queue.probe().await
+    }
+
     async fn publish(&self, events: &[DomainEvent]) -> EventResult<()> {
         validate_all(events)?;
         // Group by target so each queue gets one batch, in publish order.

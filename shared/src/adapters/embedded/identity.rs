@@ -163,6 +163,13 @@ impl EmbeddedIdentity {
 
 #[async_trait]
 impl Identity for EmbeddedIdentity {
+    async fn probe(&self) -> Result<(), String> {
+        match self.get_user("health-probe").await {
+            Err(IdentityError::Backend(why)) => Err(why),
+            _ => Ok(()),
+        }
+    }
+
     async fn sign_up(&self, sign_up: SignUp) -> IdentityResult<SignedUp> {
         let inner = self.inner.clone();
         self.run(move || inner.sign_up(sign_up)).await

@@ -264,6 +264,12 @@ fn receive_due(
 
 #[async_trait]
 impl Queue for EmbeddedQueue {
+    async fn probe(&self) -> Result<(), String> {
+        self.run(|db| db.begin_read().map(drop).map_err(backend))
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     async fn send(&self, queue: &str, message: OutgoingMessage) -> QueueResult<String> {
         let mut ids = self.send_batch(queue, vec![message]).await?;
         ids.pop()

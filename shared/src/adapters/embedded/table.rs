@@ -345,6 +345,12 @@ fn page(query: &Query, mut items: Vec<Item>) -> Page {
 
 #[async_trait]
 impl ItemTable for EmbeddedTable {
+    async fn probe(&self) -> Result<(), String> {
+        self.run(|db| db.begin_read().map(drop).map_err(backend))
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     async fn get(&self, key: &Key) -> TableResult<Option<Item>> {
         validate_read_key(key)?;
         let key = key.clone();
