@@ -5,7 +5,13 @@
 
 pub mod adapters;
 pub mod config;
+pub mod health;
 pub mod http;
+pub mod insights;
+pub mod lambda;
+pub mod openapi;
 pub mod ports;
 pub mod random;
 pub mod resources;
+pub mod routes;
+pub mod services;

@@ -4,6 +4,8 @@
 
 pub mod problem;
 pub mod request;
+pub mod response;
 
 pub use problem::{ApiError, FieldError, Problem};
-pub use request::{Caller, DEFAULT_BODY_LIMIT, caller, json_body, request_id};
+pub use request::{Caller, DEFAULT_BODY_LIMIT, caller, json_body, path_param, request_id};
+pub use response::{HandlerResult, json, problem, respond};

@@ -51,6 +51,9 @@ pub enum ApiError {
     /// 404: absent, or not the caller's (never says which).
     #[error("not found")]
     NotFound,
+    /// 405: the path exists, the method does not.
+    #[error("method not allowed")]
+    MethodNotAllowed,
     /// 409: the request conflicts with the current state.
     #[error("conflict: {0}")]
     Conflict(String),
@@ -87,6 +90,7 @@ impl ApiError {
             ApiError::Unauthenticated => 401,
             ApiError::Forbidden => 403,
             ApiError::NotFound => 404,
+            ApiError::MethodNotAllowed => 405,
             ApiError::Conflict(_) => 409,
             ApiError::StaleVersion => 412,
             ApiError::TooLarge { .. } => 413,
@@ -103,6 +107,7 @@ impl ApiError {
             ApiError::Unauthenticated => "unauthenticated",
             ApiError::Forbidden => "forbidden",
             ApiError::NotFound => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",
             ApiError::StaleVersion => "stale_version",
             ApiError::TooLarge { .. } => "payload_too_large",
@@ -118,6 +123,7 @@ impl ApiError {
             ApiError::Unauthenticated => "Authentication required",
             ApiError::Forbidden => "Not allowed",
             ApiError::NotFound => "Not found",
+            ApiError::MethodNotAllowed => "Method not allowed",
             ApiError::Conflict(_) => "Conflict",
             ApiError::StaleVersion => "Stale version",
             ApiError::TooLarge { .. } => "Payload too large",
@@ -135,6 +141,7 @@ impl ApiError {
             }
             ApiError::Forbidden => "Your role does not allow this action.".into(),
             ApiError::NotFound => "No such resource.".into(),
+            ApiError::MethodNotAllowed => "This path does not answer that method.".into(),
             ApiError::StaleVersion => {
                 "The resource changed since you read it; read it again and retry.".into()
             }

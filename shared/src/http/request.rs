@@ -61,6 +61,15 @@ pub fn request_id(request: &Request) -> Option<&str> {
     v2_context(request).and_then(|c| c.request_id.as_deref())
 }
 
+/// A path parameter of the route's template (`{id}`). The router fills every
+/// parameter its template names, so a missing one is a routing bug: a 500.
+pub fn path_param<'r>(request: &'r Request, name: &str) -> Result<&'r str, ApiError> {
+    request
+        .path_parameters_ref()
+        .and_then(|params| params.first(name))
+        .ok_or_else(|| ApiError::Internal(format!("the route has no path parameter `{name}`")))
+}
+
 /// Parses the JSON body: 413 above `limit`, 400 when it is not JSON, 422 with
 /// the field's path when a value has the wrong type, is missing or unknown.
 pub fn json_body<T: DeserializeOwned>(request: &Request, limit: usize) -> Result<T, ApiError> {

@@ -1,0 +1,6 @@
+//! The `health` API function (see `shared::routes`).
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::run_api("health").await
+}

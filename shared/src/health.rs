@@ -1,0 +1,117 @@
+//! `GET /api/v1/health` and the scheduler's heartbeat.
+//!
+//! Health answers 200 when every port of the function answers its probe and
+//! 503 otherwise, naming the port and why; it also shows when the scheduler
+//! last ticked, so a stalled schedule is visible.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use chrono::{DateTime, Utc};
+use lambda_http::Request;
+use lambda_http::http::StatusCode;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::http::{HandlerResult, json};
+use crate::ports::table::{Key, Update};
+use crate::services::Services;
+
+/// The platform's version, as built.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The item holding the scheduler's last tick.
+fn tick_key() -> Key {
+    Key::new("PLATFORM", "SCHEDULER")
+}
+
+/// The health report.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok` when every port answers, `degraded` otherwise.
+    pub status: &'static str,
+    /// The platform's version.
+    pub version: &'static str,
+    /// `embedded` or `aws`.
+    pub backend: &'static str,
+    /// Each built port: `up`, or `down` with the reason.
+    pub ports: BTreeMap<&'static str, PortStatus>,
+    /// When the scheduler last ticked, if it has.
+    pub scheduler_last_tick: Option<DateTime<Utc>>,
+}
+
+/// The status of one port.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PortStatus {
+    /// `up` or `down`.
+    pub status: &'static str,
+    /// Why it is down.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `GET /api/v1/health`.
+pub async fn get(services: Arc<Services>, _request: Request) -> HandlerResult {
+    let mut ports = BTreeMap::new();
+    let mut healthy = true;
+    for (port, result) in services.probe().await {
+        healthy &= result.is_ok();
+        let status = match result {
+            Ok(()) => PortStatus {
+                status: "up",
+                error: None,
+            },
+            Err(error) => {
+                tracing::warn!(port = port.name(), %error, "port probe failed");
+                PortStatus {
+                    status: "down",
+                    error: Some(error),
+                }
+            }
+        };
+        ports.insert(port.name(), status);
+    }
+    let scheduler_last_tick = match services.table() {
+        Ok(table) => table
+            .get(&tick_key())
+            .await
+            .ok()
+            .flatten()
+            .and_then(|item| item.get("last_tick").cloned())
+            .and_then(|v| serde_json::from_value(v).ok()),
+        Err(_) => None,
+    };
+    let report = Health {
+        status: if healthy { "ok" } else { "degraded" },
+        version: VERSION,
+        backend: services.backend(),
+        ports,
+        scheduler_last_tick,
+    };
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    json(status, &report)
+}
+
+/// The once-a-minute tick: records when it ran. Workflows on a cron schedule
+/// hook in here when automation arrives.
+pub async fn scheduler_tick(
+    services: Arc<Services>,
+    event: EventBridgeEvent<Value>,
+) -> Result<(), String> {
+    let at = event.time.unwrap_or_else(Utc::now);
+    let table = services.table().map_err(|e| e.to_string())?;
+    table
+        .update(
+            Update::of(tick_key())
+                .set("last_tick", json!(at))
+                .add("ticks", 1),
+        )
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,62 @@
+//! Building responses: JSON bodies, and the problem document of an error,
+//! written in one place so every handler answers errors the same way.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+
+use super::problem::{ApiError, CONTENT_TYPE};
+use super::request::request_id;
+use crate::services::Services;
+
+/// What a handler returns.
+pub type HandlerResult = Result<Response<Body>, ApiError>;
+
+/// A JSON response.
+pub fn json<T: Serialize>(status: StatusCode, body: &T) -> HandlerResult {
+    let text = serde_json::to_string(body)
+        .map_err(|e| ApiError::Internal(format!("response does not serialize: {e}")))?;
+    let mut response = Response::new(Body::Text(text));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
+}
+
+/// The problem+json response of an error. A 5xx's cause is logged here, with
+/// the request id, and nowhere else.
+pub fn problem(error: &ApiError, request_id: Option<&str>) -> Response<Body> {
+    if let ApiError::Internal(cause) = error {
+        tracing::error!(request_id, %cause, "request failed");
+    }
+    let problem = error.problem(request_id);
+    let mut response = Response::new(Body::Text(problem.to_json()));
+    *response.status_mut() =
+        StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    response
+}
+
+/// Runs a handler and turns its error, if any, into a problem response.
+pub async fn respond<F, Fut>(
+    services: Arc<Services>,
+    request: Request,
+    handler: F,
+) -> Response<Body>
+where
+    F: FnOnce(Arc<Services>, Request) -> Fut,
+    Fut: Future<Output = HandlerResult>,
+{
+    let id = request_id(&request).map(str::to_owned);
+    match handler(services, request).await {
+        Ok(response) => response,
+        Err(error) => problem(&error, id.as_deref()),
+    }
+}

@@ -1,0 +1,91 @@
+//! The insights ingest worker: every domain event, delivered by the
+//! `insights-ingest` rule, adds one to a counter per organization, UTC day and
+//! event type (`pk = INSIGHTS#<org>`, `sk = EVENTS#<day>#<detail-type>`).
+//!
+//! SQS delivers at least once, so each event is counted in one transaction
+//! with a marker of its id: a redelivered event finds its marker and is not
+//! counted twice. A message that is not an event envelope fails alone (a
+//! partial batch failure) and, after its retries, lands in the dead-letter
+//! queue.
+
+use std::sync::Arc;
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use crate::ports::table::{Condition, Key, TableError, Update, Write};
+use crate::services::Services;
+
+/// Markers of counted events expire from the table after this long (the
+/// table's TTL attribute `expires_at`); SQS never redelivers that late.
+const MARKER_TTL_SECS: i64 = 7 * 24 * 3600;
+
+/// The counter an event adds to.
+pub fn counter_key(organization: &str, day: &str, detail_type: &str) -> Key {
+    Key::new(
+        format!("INSIGHTS#{organization}"),
+        format!("EVENTS#{day}#{detail_type}"),
+    )
+}
+
+/// Handles one SQS batch; answers the ids of the messages that failed.
+pub async fn handle(services: Arc<Services>, event: SqsEvent) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for message in &event.records {
+        if let Err(error) = count(&services, message).await {
+            tracing::warn!(message_id = ?message.message_id, %error, "event not counted");
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = message.message_id.clone().unwrap_or_default();
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}
+
+async fn count(services: &Services, message: &SqsMessage) -> Result<(), String> {
+    let body = message.body.as_deref().ok_or("the message has no body")?;
+    let event: EventBridgeEvent<Value> =
+        serde_json::from_str(body).map_err(|e| format!("not an event envelope: {e}"))?;
+    let id = event.id.as_deref().ok_or("the event has no id")?;
+    let at = event.time.unwrap_or_else(Utc::now);
+    let organization = event
+        .detail
+        .get("organization_id")
+        .and_then(Value::as_str)
+        .unwrap_or("PLATFORM");
+    let day = at.format("%Y-%m-%d").to_string();
+    let table = services.table().map_err(|e| e.to_string())?;
+    let marker = json!({
+        "pk": format!("INSIGHTS#EVENT#{id}"),
+        "sk": "COUNTED",
+        "expires_at": at.timestamp() + MARKER_TTL_SECS,
+    });
+    let Value::Object(marker) = marker else {
+        return Err("marker is not an object".into());
+    };
+    let result = table
+        .transact(vec![
+            Write::Put {
+                item: marker,
+                condition: Some(Condition::Absent),
+            },
+            Write::Update(
+                Update::of(counter_key(organization, &day, &event.detail_type))
+                    .set("organization_id", organization)
+                    .set("day", day.as_str())
+                    .set("detail_type", event.detail_type.as_str())
+                    .add("count", 1),
+            ),
+        ])
+        .await;
+    match result {
+        Ok(()) => Ok(()),
+        // The marker exists: this delivery repeats one already counted.
+        Err(error @ TableError::TransactionCancelled { .. }) if error.failed_write() == Some(0) => {
+            Ok(())
+        }
+        Err(error) => Err(error.to_string()),
+    }
+}

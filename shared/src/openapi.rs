@@ -1,0 +1,179 @@
+//! The OpenAPI 3.1 document, generated from the route table, so it lists
+//! exactly the routes the gateway and the template serve.
+
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{ComponentsBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{Content, Info, OpenApi, OpenApiBuilder, Paths, Ref, Required};
+
+use crate::health::VERSION;
+use crate::http::problem::CONTENT_TYPE as PROBLEM;
+use crate::routes::{API, ApiRoute, Auth};
+
+const BEARER: &str = "bearer";
+
+fn method(route: &ApiRoute) -> HttpMethod {
+    match route.method {
+        "POST" => HttpMethod::Post,
+        "PUT" => HttpMethod::Put,
+        "PATCH" => HttpMethod::Patch,
+        "DELETE" => HttpMethod::Delete,
+        _ => HttpMethod::Get,
+    }
+}
+
+fn problem_schema() -> Schema {
+    let string = || ObjectBuilder::new().schema_type(Type::String);
+    Schema::Object(
+        ObjectBuilder::new()
+            .description(Some("RFC 9457 problem details"))
+            .property("type", string())
+            .property("title", string())
+            .property("status", ObjectBuilder::new().schema_type(Type::Integer))
+            .property("code", string())
+            .property("detail", string())
+            .property("request_id", string())
+            .property(
+                "errors",
+                utoipa::openapi::schema::ArrayBuilder::new().items(
+                    ObjectBuilder::new()
+                        .property("field", string())
+                        .property("message", string()),
+                ),
+            )
+            .required("type")
+            .required("status")
+            .required("code")
+            .build(),
+    )
+}
+
+fn problem_response(description: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            PROBLEM,
+            Content::new(Some(Ref::from_schema_name("Problem"))),
+        )
+        .build()
+}
+
+/// Path parameter names of a template, in order.
+fn path_params(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/')
+        .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+}
+
+/// The document for every route of the table.
+pub fn document() -> OpenApi {
+    let mut paths = Paths::new();
+    let mut components = ComponentsBuilder::new()
+        .schema("Problem", problem_schema())
+        .security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    let mut nested = Vec::new();
+    for route in API {
+        let mut operation = OperationBuilder::new()
+            .operation_id(Some(route.function))
+            .summary(Some(route.summary))
+            .tag(route.module);
+        for name in path_params(route.path) {
+            operation = operation.parameter(
+                ParameterBuilder::new()
+                    .name(name)
+                    .parameter_in(ParameterIn::Path)
+                    .required(Required::True)
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
+            );
+        }
+        if let Some(body) = route.request {
+            let name = (body.name)();
+            components = components.schema(name.to_string(), (body.schema)());
+            (body.nested)(&mut nested);
+            operation = operation.request_body(Some(
+                RequestBodyBuilder::new()
+                    .content(
+                        "application/json",
+                        Content::new(Some(Ref::from_schema_name(name))),
+                    )
+                    .required(Some(Required::True))
+                    .build(),
+            ));
+        }
+        let success = match route.response {
+            Some(body) => {
+                let name = (body.name)();
+                components = components.schema(name.to_string(), (body.schema)());
+                (body.nested)(&mut nested);
+                ResponseBuilder::new()
+                    .description("Success")
+                    .content(
+                        "application/json",
+                        Content::new(Some(Ref::from_schema_name(name))),
+                    )
+                    .build()
+            }
+            None => ResponseBuilder::new().description("Success").build(),
+        };
+        let success_status = if route.method == "POST" { "201" } else { "200" };
+        operation = operation
+            .response(success_status, success)
+            .response("400", problem_response("Malformed request"))
+            .response("422", problem_response("Invalid input"))
+            .response("500", problem_response("Internal error"));
+        if route.auth == Auth::SignedIn {
+            operation = operation
+                .security(SecurityRequirement::new(BEARER, Vec::<String>::new()))
+                .response("401", problem_response("Not signed in"))
+                .response("404", problem_response("Not found, or not yours"));
+        }
+        paths.add_path_operation(route.path, vec![method(route)], operation.build());
+    }
+    for (name, schema) in nested {
+        components = components.schema(name, schema);
+    }
+    OpenApiBuilder::new()
+        .info(Info::new("NoCode platform API", VERSION))
+        .paths(paths)
+        .components(Some(components.build()))
+        .build()
+}
+
+/// The document as JSON text.
+pub fn json() -> String {
+    document().to_json().unwrap_or_else(|_| "{}".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_documented_once_with_its_method() {
+        let doc: serde_json::Value = serde_json::from_str(&json()).expect("json");
+        assert_eq!(doc["openapi"].as_str().map(|v| &v[..3]), Some("3.1"));
+        let mut operations = 0;
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("item") {
+                let route = API
+                    .iter()
+                    .find(|r| r.path == path && r.method.eq_ignore_ascii_case(method))
+                    .unwrap_or_else(|| panic!("{method} {path} is not in the table"));
+                assert_eq!(op["operationId"], route.function);
+                operations += 1;
+            }
+        }
+        assert_eq!(operations, API.len());
+        assert!(doc["components"]["schemas"]["Health"].is_object());
+        assert!(doc["components"]["schemas"]["PortStatus"].is_object());
+    }
+}

@@ -1,0 +1,263 @@
+//! The ports a function uses, built once per cold start.
+//!
+//! A route names the [`Port`]s its handler needs; a Lambda function builds
+//! only those (one SDK configuration, one client per port), the local gateway
+//! builds all of them once. A handler asks for a port it did not declare and
+//! gets a 500: the route table, not the handler, is where needs are stated.
+
+use std::sync::Arc;
+
+use crate::adapters::{aws, embedded};
+use crate::config::{AwsSettings, Backend, EmbeddedSettings};
+use crate::http::ApiError;
+use crate::ports::blobs::BlobStore;
+use crate::ports::events::EventBus;
+use crate::ports::identity::Identity;
+use crate::ports::queue::Queue;
+use crate::ports::table::ItemTable;
+
+/// One of the five ports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Port {
+    /// The item table (DynamoDB).
+    Table,
+    /// Blobs (S3).
+    Blobs,
+    /// Queues (SQS).
+    Queue,
+    /// Domain events (EventBridge).
+    Events,
+    /// The user pool (Cognito).
+    Identity,
+}
+
+impl Port {
+    /// Every port.
+    pub const ALL: [Port; 5] = [
+        Port::Table,
+        Port::Blobs,
+        Port::Queue,
+        Port::Events,
+        Port::Identity,
+    ];
+
+    /// The name the health report uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Port::Table => "table",
+            Port::Blobs => "blobs",
+            Port::Queue => "queue",
+            Port::Events => "events",
+            Port::Identity => "identity",
+        }
+    }
+}
+
+/// A port that could not be built at start.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start the {port} port: {message}")]
+pub struct StartError {
+    /// The port's name.
+    pub port: &'static str,
+    /// Why.
+    pub message: String,
+}
+
+fn start_error(port: Port) -> impl Fn(String) -> StartError {
+    move |message| StartError {
+        port: port.name(),
+        message,
+    }
+}
+
+/// The built ports of one process.
+#[derive(Clone, Default)]
+pub struct Services {
+    backend: &'static str,
+    table: Option<Arc<dyn ItemTable>>,
+    blobs: Option<Arc<dyn BlobStore>>,
+    queue: Option<Arc<dyn Queue>>,
+    events: Option<Arc<dyn EventBus>>,
+    identity: Option<Arc<dyn Identity>>,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services")
+            .field("backend", &self.backend)
+            .field("ports", &self.ports())
+            .finish()
+    }
+}
+
+fn missing(port: Port) -> ApiError {
+    ApiError::Internal(format!(
+        "the {} port is not built for this route",
+        port.name()
+    ))
+}
+
+impl Services {
+    /// No ports yet, on the named backend (`embedded` or `aws`).
+    pub fn new(backend: &'static str) -> Self {
+        Self {
+            backend,
+            ..Self::default()
+        }
+    }
+
+    /// Builds `ports` on the configured backend.
+    pub async fn build(backend: &Backend, ports: &[Port]) -> Result<Self, StartError> {
+        match backend {
+            Backend::Embedded(settings) => Self::embedded(settings, ports).await,
+            Backend::Aws(settings) => {
+                let sdk = aws::load_sdk_config().await;
+                Self::aws(&sdk, settings, ports)
+            }
+        }
+    }
+
+    /// Opens `ports` on the embedded backends under the data folder.
+    pub async fn embedded(settings: &EmbeddedSettings, ports: &[Port]) -> Result<Self, StartError> {
+        let mut services = Self::new("embedded");
+        let dir = settings.data_dir.as_path();
+        if ports.contains(&Port::Table) {
+            let table = embedded::EmbeddedTable::open(dir)
+                .map_err(|e| start_error(Port::Table)(e.to_string()))?;
+            services.table = Some(Arc::new(table));
+        }
+        if ports.contains(&Port::Blobs) {
+            let blobs = embedded::EmbeddedBlobs::open(settings)
+                .map_err(|e| start_error(Port::Blobs)(e.to_string()))?;
+            services.blobs = Some(Arc::new(blobs));
+        }
+        // The embedded bus delivers into the embedded queue.
+        if ports.contains(&Port::Queue) || ports.contains(&Port::Events) {
+            let queue: Arc<dyn Queue> = Arc::new(
+                embedded::EmbeddedQueue::open(dir)
+                    .map_err(|e| start_error(Port::Queue)(e.to_string()))?,
+            );
+            if ports.contains(&Port::Events) {
+                services.events = Some(Arc::new(embedded::EmbeddedBus::new(Arc::clone(&queue))));
+            }
+            if ports.contains(&Port::Queue) {
+                services.queue = Some(queue);
+            }
+        }
+        if ports.contains(&Port::Identity) {
+            let identity = embedded::EmbeddedIdentity::open(settings)
+                .await
+                .map_err(|e| start_error(Port::Identity)(e.to_string()))?;
+            services.identity = Some(Arc::new(identity));
+        }
+        Ok(services)
+    }
+
+    /// Builds `ports` on AWS from one SDK configuration, one client each.
+    pub fn aws(
+        sdk: &aws_config::SdkConfig,
+        settings: &AwsSettings,
+        ports: &[Port],
+    ) -> Result<Self, StartError> {
+        let mut services = Self::new("aws");
+        for port in ports {
+            let fail = start_error(*port);
+            match port {
+                Port::Table => {
+                    let table =
+                        aws::DynamoTable::new(sdk, settings).map_err(|e| fail(e.to_string()))?;
+                    services.table = Some(Arc::new(table));
+                }
+                Port::Blobs => services.blobs = Some(Arc::new(aws::S3Blobs::new(sdk, settings))),
+                Port::Queue => services.queue = Some(Arc::new(aws::SqsQueue::new(sdk, settings))),
+                Port::Events => {
+                    let bus =
+                        aws::EventBridgeBus::new(sdk, settings).map_err(|e| fail(e.to_string()))?;
+                    services.events = Some(Arc::new(bus));
+                }
+                Port::Identity => {
+                    services.identity = Some(Arc::new(aws::CognitoIdentity::new(sdk, settings)))
+                }
+            }
+        }
+        Ok(services)
+    }
+
+    /// Replaces the identity port (the gateway keeps the concrete embedded pool
+    /// for its authorizer and shares it here).
+    pub fn with_identity(mut self, identity: Arc<dyn Identity>) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
+    /// `embedded` or `aws`.
+    pub fn backend(&self) -> &'static str {
+        self.backend
+    }
+
+    /// The ports that are built.
+    pub fn ports(&self) -> Vec<Port> {
+        Port::ALL
+            .into_iter()
+            .filter(|p| match p {
+                Port::Table => self.table.is_some(),
+                Port::Blobs => self.blobs.is_some(),
+                Port::Queue => self.queue.is_some(),
+                Port::Events => self.events.is_some(),
+                Port::Identity => self.identity.is_some(),
+            })
+            .collect()
+    }
+
+    /// The item table.
+    pub fn table(&self) -> Result<&dyn ItemTable, ApiError> {
+        self.table.as_deref().ok_or_else(|| missing(Port::Table))
+    }
+
+    /// The blob store.
+    pub fn blobs(&self) -> Result<&dyn BlobStore, ApiError> {
+        self.blobs.as_deref().ok_or_else(|| missing(Port::Blobs))
+    }
+
+    /// The queues.
+    pub fn queue(&self) -> Result<&dyn Queue, ApiError> {
+        self.queue.as_deref().ok_or_else(|| missing(Port::Queue))
+    }
+
+    /// The event bus.
+    pub fn events(&self) -> Result<&dyn EventBus, ApiError> {
+        self.events.as_deref().ok_or_else(|| missing(Port::Events))
+    }
+
+    /// The user pool.
+    pub fn identity(&self) -> Result<&dyn Identity, ApiError> {
+        self.identity
+            .as_deref()
+            .ok_or_else(|| missing(Port::Identity))
+    }
+
+    /// Probes every built port, concurrently, in [`Port::ALL`] order.
+    pub async fn probe(&self) -> Vec<(Port, Result<(), String>)> {
+        macro_rules! probe {
+            ($field:ident, $port:expr) => {
+                async {
+                    match &self.$field {
+                        Some(adapter) => Some(($port, adapter.probe().await)),
+                        None => None,
+                    }
+                }
+            };
+        }
+        let (table, blobs, queue, events, identity) = tokio::join!(
+            probe!(table, Port::Table),
+            probe!(blobs, Port::Blobs),
+            probe!(queue, Port::Queue),
+            probe!(events, Port::Events),
+            probe!(identity, Port::Identity),
+        );
+        [table, blobs, queue, events, identity]
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+}
