@@ -1,5 +1,7 @@
-//! The local runtime of the NoCode platform. For now: provisioning of the
-//! platform's resources on an AWS emulator (moto server), following the
-//! declarations in `shared::resources` as template.yaml does on AWS.
+//! The local runtime of the NoCode platform: the gateway that serves every
+//! route on one machine, and provisioning of the platform's resources on an
+//! AWS emulator (moto server), following `shared::resources` as
+//! template.yaml does on AWS.
 
 pub mod emulator;
+pub mod gateway;

@@ -112,36 +112,46 @@ impl Backend {
                 }
                 Ok(Backend::Embedded(settings))
             }
-            Some("aws") => {
-                let mut aws = AwsSettings {
-                    table_name: get("NOCODE_TABLE_NAME"),
-                    event_bus: get("NOCODE_EVENT_BUS"),
-                    user_pool_id: get("NOCODE_USER_POOL_ID"),
-                    user_pool_client_id: get("NOCODE_USER_POOL_CLIENT_ID"),
-                    endpoint_url: get("AWS_ENDPOINT_URL"),
-                    ..AwsSettings::default()
-                };
-                for bucket in BUCKETS {
-                    if let Some(name) = get(&format!("NOCODE_BUCKET_{}", env_suffix(bucket))) {
-                        aws.buckets.insert((*bucket).to_string(), name);
-                    }
-                }
-                for spec in QUEUES {
-                    for queue in [spec.name.to_string(), dead_letter_name(spec.name)] {
-                        if let Some(url) = get(&format!("NOCODE_QUEUE_URL_{}", env_suffix(&queue)))
-                        {
-                            aws.queue_urls.insert(queue, url);
-                        }
-                    }
-                }
-                Ok(Backend::Aws(aws))
-            }
+            Some("aws") => Ok(Backend::Aws(AwsSettings::from_lookup(lookup))),
             Some(other) => Err(ConfigError::Invalid {
                 name: "NOCODE_BACKEND",
                 value: other.into(),
                 expected: "`embedded` or `aws`",
             }),
         }
+    }
+}
+
+impl AwsSettings {
+    /// Reads the AWS resource names from the process environment.
+    pub fn from_env() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the AWS resource names through `lookup`; each is optional.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
+        let mut aws = AwsSettings {
+            table_name: get("NOCODE_TABLE_NAME"),
+            event_bus: get("NOCODE_EVENT_BUS"),
+            user_pool_id: get("NOCODE_USER_POOL_ID"),
+            user_pool_client_id: get("NOCODE_USER_POOL_CLIENT_ID"),
+            endpoint_url: get("AWS_ENDPOINT_URL"),
+            ..AwsSettings::default()
+        };
+        for bucket in BUCKETS {
+            if let Some(name) = get(&format!("NOCODE_BUCKET_{}", env_suffix(bucket))) {
+                aws.buckets.insert((*bucket).to_string(), name);
+            }
+        }
+        for spec in QUEUES {
+            for queue in [spec.name.to_string(), dead_letter_name(spec.name)] {
+                if let Some(url) = get(&format!("NOCODE_QUEUE_URL_{}", env_suffix(&queue))) {
+                    aws.queue_urls.insert(queue, url);
+                }
+            }
+        }
+        aws
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod adapters;
 pub mod config;
+pub mod foundation;
 pub mod health;
 pub mod http;
 pub mod insights;
@@ -14,4 +15,5 @@ pub mod ports;
 pub mod random;
 pub mod resources;
 pub mod routes;
+pub mod schedule;
 pub mod services;

@@ -14,6 +14,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_http::{Body, Request, Response};
 
+use crate::foundation::{auth, users};
 use crate::services::{Port, Services};
 use crate::{health, insights};
 
@@ -134,18 +135,68 @@ macro_rules! api {
 }
 
 /// Every API function.
-pub static API: &[ApiRoute] = &[ApiRoute {
-    function: "health",
-    method: "GET",
-    path: "/api/v1/health",
-    auth: Auth::Public,
-    ports: &Port::ALL,
-    module: "platform",
-    summary: "Version, backend and the status of each port",
-    request: None,
-    response: Some(BodySchema::of::<health::Health>()),
-    handler: api!(health::get),
-}];
+pub static API: &[ApiRoute] = &[
+    ApiRoute {
+        function: "health",
+        method: "GET",
+        path: "/api/v1/health",
+        auth: Auth::Public,
+        ports: &Port::ALL,
+        module: "platform",
+        summary: "Version, backend and the status of each port",
+        request: None,
+        response: Some(BodySchema::of::<health::Health>()),
+        handler: api!(health::get),
+    },
+    ApiRoute {
+        function: "foundation-auth-register",
+        method: "POST",
+        path: "/api/v1/foundation/auth/register/client",
+        auth: Auth::Public,
+        ports: &[Port::Identity, Port::Events],
+        module: "foundation",
+        summary: "Create an account",
+        request: Some(BodySchema::of::<auth::RegisterRequest>()),
+        response: Some(BodySchema::of::<auth::RegisterResponse>()),
+        handler: api!(auth::register),
+    },
+    ApiRoute {
+        function: "foundation-auth-login",
+        method: "POST",
+        path: "/api/v1/foundation/auth/login",
+        auth: Auth::Public,
+        ports: &[Port::Identity],
+        module: "foundation",
+        summary: "Sign in with e-mail and password",
+        request: Some(BodySchema::of::<auth::LoginRequest>()),
+        response: Some(BodySchema::of::<auth::LoginResponse>()),
+        handler: api!(auth::login),
+    },
+    ApiRoute {
+        function: "foundation-auth-logout",
+        method: "POST",
+        path: "/api/v1/foundation/auth/logout",
+        auth: Auth::SignedIn,
+        ports: &[Port::Identity],
+        module: "foundation",
+        summary: "Sign out everywhere",
+        request: None,
+        response: None,
+        handler: api!(auth::logout),
+    },
+    ApiRoute {
+        function: "foundation-users-me",
+        method: "GET",
+        path: "/api/v1/foundation/users/me",
+        auth: Auth::SignedIn,
+        ports: &[Port::Identity],
+        module: "foundation",
+        summary: "The signed-in user's account",
+        request: None,
+        response: Some(BodySchema::of::<users::UserView>()),
+        handler: api!(users::me),
+    },
+];
 
 /// Every worker function.
 pub static WORKERS: &[WorkerRoute] = &[

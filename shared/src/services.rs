@@ -190,6 +190,13 @@ impl Services {
         self
     }
 
+    /// Replaces the blob store (the gateway keeps the concrete embedded store
+    /// to serve its presigned URLs and shares it here).
+    pub fn with_blobs(mut self, blobs: Arc<dyn BlobStore>) -> Self {
+        self.blobs = Some(blobs);
+        self
+    }
+
     /// `embedded` or `aws`.
     pub fn backend(&self) -> &'static str {
         self.backend

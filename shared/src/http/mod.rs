@@ -7,5 +7,7 @@ pub mod request;
 pub mod response;
 
 pub use problem::{ApiError, FieldError, Problem};
-pub use request::{Caller, DEFAULT_BODY_LIMIT, caller, json_body, path_param, request_id};
+pub use request::{
+    Caller, DEFAULT_BODY_LIMIT, access_token, caller, json_body, path_param, request_id,
+};
 pub use response::{HandlerResult, json, problem, respond};

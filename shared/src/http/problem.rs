@@ -45,6 +45,12 @@ pub enum ApiError {
     /// 401: no valid credentials.
     #[error("authentication required")]
     Unauthenticated,
+    /// 401: a sign-in with a wrong e-mail or password (never says which).
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// 403: the account exists but its e-mail is not confirmed yet.
+    #[error("account not confirmed")]
+    AccountNotConfirmed,
     /// 403: signed in, but the role does not allow this.
     #[error("not allowed")]
     Forbidden,
@@ -87,7 +93,8 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
             ApiError::Malformed(_) => 400,
-            ApiError::Unauthenticated => 401,
+            ApiError::Unauthenticated | ApiError::InvalidCredentials => 401,
+            ApiError::AccountNotConfirmed => 403,
             ApiError::Forbidden => 403,
             ApiError::NotFound => 404,
             ApiError::MethodNotAllowed => 405,
@@ -105,6 +112,8 @@ impl ApiError {
         match self {
             ApiError::Malformed(_) => "malformed_request",
             ApiError::Unauthenticated => "unauthenticated",
+            ApiError::InvalidCredentials => "invalid_credentials",
+            ApiError::AccountNotConfirmed => "account_not_confirmed",
             ApiError::Forbidden => "forbidden",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
@@ -121,6 +130,8 @@ impl ApiError {
         match self {
             ApiError::Malformed(_) => "Malformed request",
             ApiError::Unauthenticated => "Authentication required",
+            ApiError::InvalidCredentials => "Invalid credentials",
+            ApiError::AccountNotConfirmed => "Account not confirmed",
             ApiError::Forbidden => "Not allowed",
             ApiError::NotFound => "Not found",
             ApiError::MethodNotAllowed => "Method not allowed",
@@ -138,6 +149,10 @@ impl ApiError {
             ApiError::Malformed(why) | ApiError::Conflict(why) => why.clone(),
             ApiError::Unauthenticated => {
                 "Sign in and send the access token as a Bearer token.".into()
+            }
+            ApiError::InvalidCredentials => "The e-mail or the password is wrong.".into(),
+            ApiError::AccountNotConfirmed => {
+                "Confirm your e-mail address with the code we sent first.".into()
             }
             ApiError::Forbidden => "Your role does not allow this action.".into(),
             ApiError::NotFound => "No such resource.".into(),

@@ -56,6 +56,21 @@ pub fn caller(request: &Request) -> Result<Caller, ApiError> {
     })
 }
 
+/// The caller's access token, to hand to the identity port (Cognito's
+/// sign-out and user calls take it). The authorizer has already verified it;
+/// handlers never decode it.
+pub fn access_token(request: &Request) -> Result<&str, ApiError> {
+    request
+        .headers()
+        .get(lambda_http::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty())
+        .ok_or(ApiError::Unauthenticated)
+}
+
 /// The id API Gateway gave the request, for logs and problem documents.
 pub fn request_id(request: &Request) -> Option<&str> {
     v2_context(request).and_then(|c| c.request_id.as_deref())

@@ -445,21 +445,9 @@ fn uuid_v4() -> String {
     )
 }
 
-/// A plain shape check: `local@domain.tld`, no spaces, at most 254 characters.
+/// The pool accepts the addresses the platform's `Email` type accepts.
 fn valid_email(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else {
-        return false;
-    };
-    let tld_ok = domain
-        .rsplit_once('.')
-        .is_some_and(|(host, tld)| !host.is_empty() && tld.len() >= 2);
-    email.len() <= 254
-        && !local.is_empty()
-        && !domain.contains('@')
-        && !domain.starts_with('.')
-        && !domain.contains("..")
-        && tld_ok
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+    crate::foundation::email::Email::parse(email).is_ok()
 }
 
 /// `alice@example.com` → `a***@e***`, as Cognito shows a destination.

@@ -1,0 +1,246 @@
+//! The local gateway: the whole platform on one machine.
+//!
+//! It serves every route of `shared::routes` the way API Gateway does (payload
+//! v2, JWT authorizer, trailing-slash tolerance), runs the workers in process
+//! (the embedded event bus already applies the rules), serves the embedded
+//! blob store's presigned URLs, the OpenAPI document and Swagger UI. With the
+//! AWS backend it runs the same handlers on the SDK adapters, e.g. against
+//! moto.
+
+pub mod authorizer;
+pub mod proxy;
+pub mod workers;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::Response;
+use axum::routing::any;
+use shared::adapters::embedded::blobs::PRESIGNED_ROUTE;
+use shared::adapters::embedded::{EmbeddedBlobs, EmbeddedIdentity};
+use shared::config::{AwsSettings, EmbeddedSettings};
+use shared::services::{Port, Services};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use utoipa_swagger_ui::SwaggerUi;
+
+use self::authorizer::Authorizer;
+use self::proxy::Proxy;
+pub use self::workers::WorkerSettings;
+
+/// Largest upload the presigned URL route accepts into memory.
+const MAX_UPLOAD: usize = 512 * 1024 * 1024;
+
+/// Which adapters the gateway runs on.
+pub enum GatewayBackend {
+    /// The embedded backends under a data folder.
+    Embedded(EmbeddedSettings),
+    /// The AWS adapters (real AWS or an emulator).
+    Aws {
+        /// The SDK configuration, loaded once.
+        sdk: Box<SdkConfig>,
+        /// The resource names.
+        settings: AwsSettings,
+    },
+}
+
+/// How to start the gateway.
+pub struct GatewayConfig {
+    /// Where to listen; port 0 picks a free one.
+    pub addr: SocketAddr,
+    /// The backend.
+    pub backend: GatewayBackend,
+    /// How the workers run.
+    pub workers: WorkerSettings,
+}
+
+/// A failure to start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The address cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A backend cannot be opened.
+    #[error("{0}")]
+    Backend(String),
+}
+
+/// A running gateway.
+pub struct RunningGateway {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// The ports the handlers use (tests read the state behind the API).
+    pub services: Arc<Services>,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<()>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl RunningGateway {
+    /// `http://<addr>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Waits until the server ends (Ctrl-C in the binary).
+    pub async fn wait(self) {
+        let _ = self.server.await;
+    }
+
+    /// Stops the server and the workers, and waits for them.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.server.await;
+        for worker in self.workers {
+            let _ = worker.await;
+        }
+    }
+
+    /// A sender that stops the gateway when sent `true` (for signal handling).
+    pub fn stopper(&self) -> watch::Sender<bool> {
+        self.stop.clone()
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    proxy: Arc<Proxy>,
+    blobs: Option<EmbeddedBlobs>,
+}
+
+async fn api(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    state.proxy.handle(request, peer).await
+}
+
+async fn presigned(State(state): State<AppState>, request: Request) -> Response {
+    let Some(blobs) = state.blobs else {
+        return proxy::not_found();
+    };
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_UPLOAD).await {
+        Ok(bytes) => bytes,
+        Err(_) => return proxy::not_found(),
+    };
+    let response = blobs
+        .serve_presigned(axum::http::Request::from_parts(parts, bytes))
+        .await;
+    response.map(Body::from)
+}
+
+/// Binds, opens the backends, starts the workers and serves.
+pub async fn start(config: GatewayConfig) -> Result<RunningGateway, StartError> {
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.addr,
+        source,
+    })?;
+    let backend_error = |e: &dyn std::fmt::Display| StartError::Backend(e.to_string());
+    let (services, authorizer, blobs) = match config.backend {
+        GatewayBackend::Embedded(settings) => {
+            let identity = Arc::new(
+                EmbeddedIdentity::open(&settings)
+                    .await
+                    .map_err(|e| backend_error(&e))?,
+            );
+            let blobs = EmbeddedBlobs::open(&settings).map_err(|e| backend_error(&e))?;
+            let services = Services::embedded(&settings, &[Port::Table, Port::Queue, Port::Events])
+                .await
+                .map_err(|e| backend_error(&e))?
+                .with_identity(identity.clone())
+                .with_blobs(Arc::new(blobs.clone()));
+            (services, Authorizer::Embedded(identity), Some(blobs))
+        }
+        GatewayBackend::Aws { sdk, settings } => {
+            let services =
+                Services::aws(&sdk, &settings, &Port::ALL).map_err(|e| backend_error(&e))?;
+            let authorizer = cognito_authorizer(&sdk, &settings).await?;
+            (services, authorizer, None)
+        }
+    };
+    let services = Arc::new(services);
+    let (stop, stopped) = watch::channel(false);
+    let workers = workers::spawn_all(&services, config.workers, &stopped);
+    let state = AppState {
+        proxy: Arc::new(Proxy {
+            services: Arc::clone(&services),
+            authorizer,
+        }),
+        blobs,
+    };
+    let router = Router::new()
+        .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", shared::openapi::document()))
+        .route(&format!("/{PRESIGNED_ROUTE}/{{*key}}"), any(presigned))
+        .fallback(api)
+        .with_state(state);
+    let mut shutdown = stopped.clone();
+    let server = tokio::spawn(async move {
+        let served = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        })
+        .await;
+        if let Err(error) = served {
+            tracing::error!(%error, "the gateway stopped");
+        }
+    });
+    Ok(RunningGateway {
+        addr,
+        services,
+        stop,
+        server,
+        workers,
+    })
+}
+
+/// The authorizer of a Cognito pool: its JWKS (served locally by an
+/// emulator, by Cognito otherwise) and its AWS-style issuer.
+async fn cognito_authorizer(
+    sdk: &SdkConfig,
+    settings: &AwsSettings,
+) -> Result<Authorizer, StartError> {
+    let missing = |name: &str| StartError::Backend(format!("{name} is not set"));
+    let pool = settings
+        .user_pool_id
+        .as_deref()
+        .ok_or_else(|| missing("NOCODE_USER_POOL_ID"))?;
+    let client = settings
+        .user_pool_client_id
+        .clone()
+        .ok_or_else(|| missing("NOCODE_USER_POOL_CLIENT_ID"))?;
+    let region = sdk
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| "us-east-1".into());
+    let issuer = format!("https://cognito-idp.{region}.amazonaws.com/{pool}");
+    let jwks_url = match sdk.endpoint_url() {
+        Some(endpoint) => format!(
+            "{}/{pool}/.well-known/jwks.json",
+            endpoint.trim_end_matches('/')
+        ),
+        None => format!("{issuer}/.well-known/jwks.json"),
+    };
+    Authorizer::cognito(&jwks_url, issuer, client)
+        .await
+        .map_err(StartError::Backend)
+}

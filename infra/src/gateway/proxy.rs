@@ -1,0 +1,199 @@
+//! One API request through the gateway: find the route in the table, run the
+//! authorizer, build the API Gateway HTTP API payload v2 the handler would
+//! receive on AWS, call the handler, and turn its response back into HTTP.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use aws_lambda_events::apigw::{
+    ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerJwtDescription,
+    ApiGatewayV2httpRequest, ApiGatewayV2httpRequestContext,
+    ApiGatewayV2httpRequestContextHttpDescription,
+};
+use axum::body::Body as AxumBody;
+use axum::http::{HeaderValue, Request, Response, StatusCode, header};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use lambda_http::request::LambdaRequest;
+use shared::http::{ApiError, problem};
+use shared::routes::{self, Auth, Found};
+use shared::services::Services;
+
+use super::authorizer::{Authorizer, Refused, bearer};
+
+/// API Gateway refuses payloads above 10 MB before any function runs.
+pub const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
+
+/// What every request handled by the gateway shares.
+pub struct Proxy {
+    /// The ports, built once.
+    pub services: Arc<Services>,
+    /// The JWT authorizer.
+    pub authorizer: Authorizer,
+}
+
+fn to_axum(response: lambda_http::Response<lambda_http::Body>) -> Response<AxumBody> {
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        lambda_http::Body::Empty => Bytes::new(),
+        lambda_http::Body::Text(text) => Bytes::from(text),
+        lambda_http::Body::Binary(data) => Bytes::from(data),
+        _ => Bytes::new(),
+    };
+    Response::from_parts(parts, AxumBody::from(bytes))
+}
+
+fn refuse(error: &ApiError, request_id: &str) -> Response<AxumBody> {
+    to_axum(problem(error, Some(request_id)))
+}
+
+impl Proxy {
+    /// Handles one request; logs one line for it.
+    pub async fn handle(&self, request: Request<AxumBody>, peer: SocketAddr) -> Response<AxumBody> {
+        let started = Instant::now();
+        let request_id = ulid::Ulid::generate().to_string();
+        let method = request.method().clone();
+        let path = request.uri().path().to_string();
+        let mut response = self.route(request, peer, &request_id).await;
+        if let Ok(value) = HeaderValue::from_str(&request_id) {
+            response.headers_mut().insert("apigw-requestid", value);
+        }
+        tracing::info!(
+            %method,
+            path,
+            status = response.status().as_u16(),
+            latency_ms = started.elapsed().as_millis() as u64,
+            request_id,
+            "request"
+        );
+        response
+    }
+
+    async fn route(
+        &self,
+        request: Request<AxumBody>,
+        peer: SocketAddr,
+        request_id: &str,
+    ) -> Response<AxumBody> {
+        let (found, params) = routes::find(request.method().as_str(), request.uri().path());
+        let route = match found {
+            Found::Route(route) => route,
+            Found::WrongMethod => return refuse(&ApiError::MethodNotAllowed, request_id),
+            Found::NoRoute => return refuse(&ApiError::NotFound, request_id),
+        };
+        let claims = match route.auth {
+            Auth::Public => None,
+            Auth::SignedIn => {
+                let header = request
+                    .headers()
+                    .get(header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok());
+                let verified = match bearer(header) {
+                    Ok(token) => self.authorizer.authorize(token).await,
+                    Err(refused) => Err(refused),
+                };
+                match verified {
+                    Ok(claims) => Some(claims),
+                    Err(Refused::Missing | Refused::Invalid) => {
+                        return refuse(&ApiError::Unauthenticated, request_id);
+                    }
+                }
+            }
+        };
+        let (parts, body) = request.into_parts();
+        let body = match axum::body::to_bytes(body, MAX_PAYLOAD).await {
+            Ok(body) => body,
+            Err(_) => return refuse(&ApiError::TooLarge { limit: MAX_PAYLOAD }, request_id),
+        };
+        let event = payload_v2(
+            &parts,
+            &body,
+            route.method,
+            route.path,
+            params,
+            claims,
+            peer,
+            request_id,
+        );
+        let lambda_request: lambda_http::Request = LambdaRequest::ApiGatewayV2(event).into();
+        to_axum((route.handler)(Arc::clone(&self.services), lambda_request).await)
+    }
+}
+
+/// The HTTP API payload v2 API Gateway would send for this request.
+#[allow(clippy::too_many_arguments)]
+fn payload_v2(
+    parts: &axum::http::request::Parts,
+    body: &Bytes,
+    method: &str,
+    template: &str,
+    params: Vec<(String, String)>,
+    claims: Option<HashMap<String, String>>,
+    peer: SocketAddr,
+    request_id: &str,
+) -> ApiGatewayV2httpRequest {
+    let now = chrono::Utc::now();
+    let mut http = ApiGatewayV2httpRequestContextHttpDescription::default();
+    http.method = parts.method.clone();
+    http.path = Some(parts.uri.path().to_string());
+    http.protocol = Some(format!("{:?}", parts.version));
+    http.source_ip = Some(peer.ip().to_string());
+    http.user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.route_key = Some(format!("{method} {template}"));
+    context.account_id = Some("000000000000".into());
+    context.apiid = Some("local".into());
+    context.domain_name = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    context.stage = Some("$default".into());
+    context.request_id = Some(request_id.to_string());
+    context.time = Some(now.format("%d/%b/%Y:%H:%M:%S %z").to_string());
+    context.time_epoch = now.timestamp_millis();
+    context.http = http;
+    if let Some(claims) = claims {
+        let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
+        jwt.claims = claims;
+        let mut authorizer = ApiGatewayRequestAuthorizer::default();
+        authorizer.jwt = Some(jwt);
+        context.authorizer = Some(authorizer);
+    }
+
+    let mut event = ApiGatewayV2httpRequest::default();
+    event.version = Some("2.0".into());
+    event.route_key = context.route_key.clone();
+    event.raw_path = Some(parts.uri.path().to_string());
+    let query = parts.uri.query().unwrap_or_default();
+    event.raw_query_string = Some(query.to_string());
+    event.query_string_parameters = query.parse().unwrap_or_default();
+    event.headers = parts.headers.clone();
+    event.path_parameters = params.into_iter().collect();
+    event.request_context = context;
+    if !body.is_empty() {
+        match std::str::from_utf8(body) {
+            Ok(text) => event.body = Some(text.to_string()),
+            Err(_) => {
+                event.body = Some(STANDARD.encode(body));
+                event.is_base64_encoded = true;
+            }
+        }
+    }
+    event
+}
+
+/// A problem response for requests that never reach the route table.
+pub fn not_found() -> Response<AxumBody> {
+    let mut response = to_axum(problem(&ApiError::NotFound, None));
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    response
+}

@@ -1,0 +1,178 @@
+//! The workers of the route table, run in process: each queue worker polls
+//! its queue and gets SQS batches exactly as Lambda's event source mapping
+//! builds them (partial batch failures honoured: only the failed messages
+//! come back, after `retry_after`); each scheduled worker is ticked on its
+//! `rate(…)`.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use serde_json::json;
+use shared::ports::queue::ReceivedMessage;
+use shared::routes::{QueueHandler, ScheduleHandler, Trigger, WORKERS};
+use shared::services::Services;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// How the workers run.
+#[derive(Clone, Copy, Debug)]
+pub struct WorkerSettings {
+    /// How long a receive waits for messages.
+    pub poll_wait: Duration,
+    /// How long a failed message stays hidden before it is retried.
+    pub retry_after: Duration,
+    /// Overrides every schedule's interval (tests tick faster).
+    pub tick_every: Option<Duration>,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            poll_wait: Duration::from_secs(1),
+            retry_after: Duration::from_secs(10),
+            tick_every: None,
+        }
+    }
+}
+
+/// Starts every worker of the table; they stop when `stop` turns true.
+pub fn spawn_all(
+    services: &Arc<Services>,
+    settings: WorkerSettings,
+    stop: &watch::Receiver<bool>,
+) -> Vec<JoinHandle<()>> {
+    WORKERS
+        .iter()
+        .filter_map(|worker| {
+            let services = Arc::clone(services);
+            let stop = stop.clone();
+            match worker.trigger {
+                Trigger::Queue { queue, handler } => {
+                    Some(tokio::spawn(poll(services, queue, handler, settings, stop)))
+                }
+                Trigger::Schedule {
+                    expression,
+                    handler,
+                } => {
+                    let every = settings
+                        .tick_every
+                        .or_else(|| shared::schedule::rate_interval(expression));
+                    match every {
+                        Some(every) => Some(tokio::spawn(tick(services, every, handler, stop))),
+                        None => {
+                            tracing::error!(
+                                worker = worker.function,
+                                expression,
+                                "unsupported schedule"
+                            );
+                            None
+                        }
+                    }
+                }
+            }
+        })
+        .collect()
+}
+
+/// The SQS event Lambda would receive for these messages.
+pub fn sqs_event(queue: &str, messages: &[ReceivedMessage]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = messages
+        .iter()
+        .map(|m| {
+            let mut record = SqsMessage::default();
+            record.message_id = Some(m.id.clone());
+            record.receipt_handle = Some(m.receipt.clone());
+            record.body = Some(m.body.clone());
+            record.attributes.insert(
+                "ApproximateReceiveCount".into(),
+                m.receive_count.to_string(),
+            );
+            record.event_source = Some("aws:sqs".into());
+            record.event_source_arn = Some(format!("arn:aws:sqs:local:000000000000:{queue}"));
+            record.aws_region = Some("local".into());
+            record
+        })
+        .collect();
+    event
+}
+
+async fn poll(
+    services: Arc<Services>,
+    queue_name: &'static str,
+    handler: QueueHandler,
+    settings: WorkerSettings,
+    mut stop: watch::Receiver<bool>,
+) {
+    let Ok(queue) = services.queue() else {
+        tracing::error!(queue = queue_name, "no queue port: worker not started");
+        return;
+    };
+    let visibility = shared::resources::queue(queue_name)
+        .map_or(Duration::from_secs(30), |q| q.visibility_timeout);
+    while !*stop.borrow() {
+        let received = tokio::select! {
+            received = queue.receive(queue_name, 10, visibility, settings.poll_wait) => received,
+            _ = stop.changed() => break,
+        };
+        let messages = match received {
+            Ok(messages) if messages.is_empty() => continue,
+            Ok(messages) => messages,
+            Err(error) => {
+                tracing::warn!(queue = queue_name, %error, "receive failed");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let response = handler(Arc::clone(&services), sqs_event(queue_name, &messages)).await;
+        let failed: HashSet<String> = response
+            .batch_item_failures
+            .into_iter()
+            .map(|f| f.item_identifier)
+            .collect();
+        for message in messages {
+            let outcome = if failed.contains(&message.id) {
+                queue
+                    .change_visibility(queue_name, &message.receipt, settings.retry_after)
+                    .await
+            } else {
+                queue.delete(queue_name, &message.receipt).await
+            };
+            if let Err(error) = outcome {
+                tracing::warn!(queue = queue_name, message_id = message.id, %error, "settling a message failed");
+            }
+        }
+    }
+}
+
+async fn tick(
+    services: Arc<Services>,
+    every: Duration,
+    handler: ScheduleHandler,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = stop.changed() => break,
+        }
+        if *stop.borrow() {
+            break;
+        }
+        let mut event = EventBridgeEvent::default();
+        event.version = Some("0".into());
+        event.id = Some(ulid::Ulid::generate().to_string());
+        event.detail_type = "Scheduled Event".into();
+        event.source = "aws.scheduler".into();
+        event.time = Some(chrono::Utc::now());
+        event.detail = json!({});
+        if let Err(error) = handler(Arc::clone(&services), event).await {
+            tracing::warn!(%error, "scheduled worker failed");
+        }
+    }
+}

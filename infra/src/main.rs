@@ -1,0 +1,88 @@
+//! `cargo run --release`: the whole NoCode platform on one machine.
+//!
+//! Serves every route on 127.0.0.1:8000 with the embedded, durable backends
+//! under `.nocode/`; `--aws` runs the same handlers on the AWS adapters
+//! (with `AWS_ENDPOINT_URL` pointing at an emulator, `--provision` creates
+//! the resources there first).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use clap::Parser;
+use nocode::gateway::{self, GatewayBackend, GatewayConfig, WorkerSettings};
+use shared::config::{AwsSettings, Backend, EmbeddedSettings};
+
+/// The NoCode platform's local gateway.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Port to listen on.
+    #[arg(long, env = "NOCODE_PORT", default_value_t = 8000)]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, env = "NOCODE_HOST", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    host: IpAddr,
+    /// Folder of the embedded backends.
+    #[arg(long, env = "NOCODE_DATA_DIR", default_value = ".nocode")]
+    data_dir: PathBuf,
+    /// Use the AWS adapters (settings from the environment, see README).
+    #[arg(long)]
+    aws: bool,
+    /// With --aws: create every resource on the emulator first.
+    #[arg(long, requires = "aws")]
+    provision: bool,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let addr = SocketAddr::new(cli.host, cli.port);
+    let use_aws = cli.aws || std::env::var("NOCODE_BACKEND").is_ok_and(|b| b == "aws");
+    let backend = if use_aws {
+        let sdk = shared::adapters::aws::load_sdk_config().await;
+        let settings = if cli.provision {
+            let suffix = ulid::Ulid::generate().to_string().to_lowercase();
+            nocode::emulator::provision_all(&sdk, &suffix).await?
+        } else {
+            AwsSettings::from_env()
+        };
+        GatewayBackend::Aws {
+            sdk: Box::new(sdk),
+            settings,
+        }
+    } else {
+        let mut settings = match Backend::from_env()? {
+            Backend::Embedded(settings) => settings,
+            Backend::Aws(_) => EmbeddedSettings::new(&cli.data_dir),
+        };
+        settings.data_dir = cli.data_dir.clone();
+        if std::env::var("NOCODE_PUBLIC_URL").is_err() {
+            settings.public_url = format!("http://{addr}");
+        }
+        GatewayBackend::Embedded(settings)
+    };
+    let running = gateway::start(GatewayConfig {
+        addr,
+        backend,
+        workers: WorkerSettings::default(),
+    })
+    .await?;
+    tracing::info!(
+        url = running.url(),
+        backend = running.services.backend(),
+        "NoCode platform is up: {}/api/docs/",
+        running.url()
+    );
+    let stop = running.stopper();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = stop.send(true);
+    });
+    running.wait().await;
+    Ok(())
+}

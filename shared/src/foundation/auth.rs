@@ -1,0 +1,189 @@
+//! Accounts: register, sign in, sign out, all through the identity port
+//! (Cognito on AWS).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use lambda_http::Request;
+use lambda_http::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::email::Email;
+use super::users::UserView;
+use crate::http::{
+    ApiError, DEFAULT_BODY_LIMIT, FieldError, HandlerResult, access_token, json, json_body,
+};
+use crate::ports::events::DomainEvent;
+use crate::ports::identity::{IdentityError, SignUp};
+use crate::services::Services;
+
+const MAX_NAME: usize = 100;
+const MAX_PASSWORD: usize = 256;
+
+/// `POST /api/v1/foundation/auth/register/client/`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// The e-mail address; also the sign-in name.
+    pub email: String,
+    /// The password (at least 8 characters with upper and lower case, a digit and a symbol).
+    pub password: String,
+    /// Given name.
+    pub first_name: String,
+    /// Family name.
+    pub last_name: String,
+}
+
+/// The registered user.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RegisterResponse {
+    /// The user.
+    pub user: UserView,
+    /// False when a confirmation code was sent and must be confirmed first.
+    pub confirmed: bool,
+}
+
+/// `POST /api/v1/foundation/auth/login/`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// The e-mail address.
+    pub email: String,
+    /// The password.
+    pub password: String,
+}
+
+/// Tokens and the signed-in user.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LoginResponse {
+    /// The access token: send it as `Authorization: Bearer …`.
+    pub access: String,
+    /// The refresh token.
+    pub refresh: Option<String>,
+    /// The id token.
+    pub id_token: String,
+    /// Seconds until `access` expires.
+    pub expires_in: u64,
+    /// The user.
+    pub user: UserView,
+}
+
+fn name(field: &str, value: &str, errors: &mut Vec<FieldError>) -> String {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        errors.push(FieldError::new(field, "is required"));
+    } else if trimmed.chars().count() > MAX_NAME {
+        errors.push(FieldError::new(
+            field,
+            format!("is longer than {MAX_NAME} characters"),
+        ));
+    }
+    trimmed.to_string()
+}
+
+fn password(value: &str, errors: &mut Vec<FieldError>) {
+    if value.is_empty() {
+        errors.push(FieldError::new("password", "is required"));
+    } else if value.len() > MAX_PASSWORD {
+        errors.push(FieldError::new(
+            "password",
+            format!("is longer than {MAX_PASSWORD} bytes"),
+        ));
+    }
+}
+
+fn email(value: &str, errors: &mut Vec<FieldError>) -> Option<Email> {
+    Email::parse(value)
+        .map_err(|why| errors.push(FieldError::new("email", why)))
+        .ok()
+}
+
+/// Registers an account; 201 with the user.
+pub async fn register(services: Arc<Services>, request: Request) -> HandlerResult {
+    let body: RegisterRequest = json_body(&request, DEFAULT_BODY_LIMIT)?;
+    let mut errors = Vec::new();
+    let address = email(&body.email, &mut errors);
+    password(&body.password, &mut errors);
+    let first_name = name("first_name", &body.first_name, &mut errors);
+    let last_name = name("last_name", &body.last_name, &mut errors);
+    let Some(address) = address.filter(|_| errors.is_empty()) else {
+        return Err(ApiError::Invalid(errors));
+    };
+    let attributes = BTreeMap::from([
+        ("given_name".to_string(), first_name.clone()),
+        ("family_name".to_string(), last_name.clone()),
+    ]);
+    let signed_up = services
+        .identity()?
+        .sign_up(SignUp {
+            email: address.to_string(),
+            password: body.password,
+            attributes,
+        })
+        .await?;
+    services
+        .events()?
+        .publish(&[DomainEvent::new(
+            "foundation",
+            "user.registered",
+            json!({"user_id": signed_up.sub}),
+        )])
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    json(
+        StatusCode::CREATED,
+        &RegisterResponse {
+            user: UserView {
+                id: signed_up.sub,
+                email: address.to_string(),
+                first_name,
+                last_name,
+            },
+            confirmed: signed_up.confirmed,
+        },
+    )
+}
+
+/// Signs in; 200 with tokens and the user.
+pub async fn login(services: Arc<Services>, request: Request) -> HandlerResult {
+    let body: LoginRequest = json_body(&request, DEFAULT_BODY_LIMIT)?;
+    let mut errors = Vec::new();
+    let address = email(&body.email, &mut errors);
+    password(&body.password, &mut errors);
+    let Some(address) = address.filter(|_| errors.is_empty()) else {
+        return Err(ApiError::Invalid(errors));
+    };
+    let identity = services.identity()?;
+    let tokens = identity
+        .sign_in(address.as_str(), &body.password)
+        .await
+        .map_err(|e| match e {
+            IdentityError::NotAuthorized | IdentityError::UserNotFound => {
+                ApiError::InvalidCredentials
+            }
+            other => other.into(),
+        })?;
+    let user = identity.get_user(&tokens.access_token).await?;
+    json(
+        StatusCode::OK,
+        &LoginResponse {
+            user: UserView::from(user),
+            access: tokens.access_token,
+            refresh: tokens.refresh_token,
+            id_token: tokens.id_token,
+            expires_in: tokens.expires_in,
+        },
+    )
+}
+
+/// Signs out everywhere: every refresh token of the user stops working.
+pub async fn logout(services: Arc<Services>, request: Request) -> HandlerResult {
+    services
+        .identity()?
+        .global_sign_out(access_token(&request)?)
+        .await?;
+    let mut response = lambda_http::Response::new(lambda_http::Body::Empty);
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    Ok(response)
+}
