@@ -61,15 +61,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Backend::Aws(_) => EmbeddedSettings::new(&cli.data_dir),
         };
         settings.data_dir = cli.data_dir.clone();
-        if std::env::var("NOCODE_PUBLIC_URL").is_err() {
-            settings.public_url = format!("http://{addr}");
-        }
         GatewayBackend::Embedded(settings)
     };
     let running = gateway::start(GatewayConfig {
         addr,
         backend,
         workers: WorkerSettings::default(),
+        public_url: std::env::var("NOCODE_PUBLIC_URL").ok(),
     })
     .await?;
     tracing::info!(

@@ -1,7 +1,6 @@
 //! What every conformance module shares: the moto endpoint, unique resource
 //! names, and the macros that run one behaviour on both adapters.
 
-use std::time::Duration;
 
 use aws_config::SdkConfig;
 
@@ -88,20 +87,4 @@ pub fn data_dir() -> tempfile::TempDir {
     }
 }
 
-/// Polls `probe` until it gives `Some`, for at most `within`.
-pub async fn eventually<T, F, Fut>(within: Duration, mut probe: F) -> Option<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        if let Some(v) = probe().await {
-            return Some(v);
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+pub use crate::support::eventually;

@@ -24,6 +24,9 @@
 //!
 //! Everything else runs identically on both.
 
+#[path = "../support/mod.rs"]
+mod support;
+
 #[macro_use]
 mod harness;
 

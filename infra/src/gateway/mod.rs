@@ -56,6 +56,9 @@ pub struct GatewayConfig {
     pub backend: GatewayBackend,
     /// How the workers run.
     pub workers: WorkerSettings,
+    /// The URL clients reach the gateway on (presigned URLs, token issuer);
+    /// `None`: `http://<bound address>`.
+    pub public_url: Option<String>,
 }
 
 /// A failure to start.
@@ -154,7 +157,11 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, StartError> 
     })?;
     let backend_error = |e: &dyn std::fmt::Display| StartError::Backend(e.to_string());
     let (services, authorizer, blobs) = match config.backend {
-        GatewayBackend::Embedded(settings) => {
+        GatewayBackend::Embedded(mut settings) => {
+            settings.public_url = config
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{addr}"));
             let identity = Arc::new(
                 EmbeddedIdentity::open(&settings)
                     .await

@@ -107,45 +107,56 @@ async fn poll(
     settings: WorkerSettings,
     mut stop: watch::Receiver<bool>,
 ) {
-    let Ok(queue) = services.queue() else {
-        tracing::error!(queue = queue_name, "no queue port: worker not started");
-        return;
-    };
-    let visibility = shared::resources::queue(queue_name)
-        .map_or(Duration::from_secs(30), |q| q.visibility_timeout);
     while !*stop.borrow() {
-        let received = tokio::select! {
-            received = queue.receive(queue_name, 10, visibility, settings.poll_wait) => received,
+        let polled = tokio::select! {
+            polled = poll_once(&services, queue_name, handler, settings) => polled,
             _ = stop.changed() => break,
         };
-        let messages = match received {
-            Ok(messages) if messages.is_empty() => continue,
-            Ok(messages) => messages,
-            Err(error) => {
-                tracing::warn!(queue = queue_name, %error, "receive failed");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        let response = handler(Arc::clone(&services), sqs_event(queue_name, &messages)).await;
-        let failed: HashSet<String> = response
-            .batch_item_failures
-            .into_iter()
-            .map(|f| f.item_identifier)
-            .collect();
-        for message in messages {
-            let outcome = if failed.contains(&message.id) {
-                queue
-                    .change_visibility(queue_name, &message.receipt, settings.retry_after)
-                    .await
-            } else {
-                queue.delete(queue_name, &message.receipt).await
-            };
-            if let Err(error) = outcome {
-                tracing::warn!(queue = queue_name, message_id = message.id, %error, "settling a message failed");
-            }
+        if let Err(error) = polled {
+            tracing::warn!(queue = queue_name, %error, "polling failed");
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
+}
+
+/// One receive and one handler call, as Lambda's event source mapping does:
+/// the messages the handler reports failed are hidden for `retry_after` and
+/// come back; the others are deleted. Gives how many messages were handled.
+pub async fn poll_once(
+    services: &Arc<Services>,
+    queue_name: &str,
+    handler: QueueHandler,
+    settings: WorkerSettings,
+) -> Result<usize, String> {
+    let queue = services.queue().map_err(|e| e.to_string())?;
+    let visibility = shared::resources::queue(queue_name)
+        .map_or(Duration::from_secs(30), |q| q.visibility_timeout);
+    let messages = queue
+        .receive(queue_name, 10, visibility, settings.poll_wait)
+        .await
+        .map_err(|e| e.to_string())?;
+    if messages.is_empty() {
+        return Ok(0);
+    }
+    let response = handler(Arc::clone(services), sqs_event(queue_name, &messages)).await;
+    let failed: HashSet<String> = response
+        .batch_item_failures
+        .into_iter()
+        .map(|f| f.item_identifier)
+        .collect();
+    for message in &messages {
+        let settled = if failed.contains(&message.id) {
+            queue
+                .change_visibility(queue_name, &message.receipt, settings.retry_after)
+                .await
+        } else {
+            queue.delete(queue_name, &message.receipt).await
+        };
+        if let Err(error) = settled {
+            tracing::warn!(queue = queue_name, message_id = message.id, %error, "settling a message failed");
+        }
+    }
+    Ok(messages.len())
 }
 
 async fn tick(

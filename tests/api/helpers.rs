@@ -1,0 +1,192 @@
+//! The test app: the real local gateway on an ephemeral port with a fresh
+//! data folder (embedded) or fresh resources on moto (AWS), spoken to over
+//! HTTP only. State behind the API is read through the gateway's ports.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use nocode::gateway::{self, GatewayBackend, GatewayConfig, RunningGateway, WorkerSettings};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use shared::config::EmbeddedSettings;
+use shared::services::Services;
+
+/// A password the pool's policy accepts.
+pub const PASSWORD: &str = "Correct-Horse-9";
+
+pub struct TestApp {
+    gateway: Option<RunningGateway>,
+    pub services: Arc<Services>,
+    pub url: String,
+    pub client: reqwest::Client,
+    pub data_dir: Option<tempfile::TempDir>,
+}
+
+/// A signed-up, signed-in user.
+pub struct User {
+    pub email: String,
+    pub id: String,
+    pub access: String,
+    pub id_token: String,
+}
+
+fn workers() -> WorkerSettings {
+    WorkerSettings {
+        poll_wait: Duration::from_millis(200),
+        retry_after: Duration::from_millis(100),
+        tick_every: Some(Duration::from_millis(200)),
+    }
+}
+
+impl TestApp {
+    /// The gateway on embedded backends in a fresh folder.
+    pub async fn embedded() -> Self {
+        let dir = tempfile::tempdir().expect("data folder");
+        let settings = EmbeddedSettings::new(dir.path());
+        Self::start(GatewayBackend::Embedded(settings), Some(dir)).await
+    }
+
+    /// The gateway on the AWS adapters, against fresh resources on moto.
+    pub async fn aws() -> Self {
+        let moto = std::env::var("NOCODE_TEST_MOTO_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .expect("NOCODE_TEST_MOTO_URL is not set: run the suite with infra/test");
+        let sdk = nocode::emulator::sdk_config(&moto).await;
+        let suffix = ulid::Ulid::generate().to_string().to_lowercase();
+        let settings = nocode::emulator::provision_all(&sdk, &suffix)
+            .await
+            .expect("provision on moto");
+        Self::start(
+            GatewayBackend::Aws {
+                sdk: Box::new(sdk),
+                settings,
+            },
+            None,
+        )
+        .await
+    }
+
+    async fn start(backend: GatewayBackend, data_dir: Option<tempfile::TempDir>) -> Self {
+        let running = gateway::start(GatewayConfig {
+            addr: "127.0.0.1:0".parse().expect("address"),
+            backend,
+            workers: workers(),
+            public_url: None,
+        })
+        .await
+        .expect("start the gateway");
+        Self {
+            services: Arc::clone(&running.services),
+            url: running.url(),
+            gateway: Some(running),
+            client: reqwest::Client::new(),
+            data_dir,
+        }
+    }
+
+    /// Sends a request; `token` goes in as a bearer token.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self.client.request(method, format!("{}{path}", self.url));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("the gateway answers")
+    }
+
+    /// Sends a request and reads the JSON answer.
+    pub async fn json(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let response = self.call(method, path, body, token).await;
+        let status = response.status();
+        let text = response.text().await.expect("a body");
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+        };
+        (status, value)
+    }
+
+    /// Registers, confirms (moto's pool does not auto-confirm) and signs in.
+    pub async fn signed_up_user(&self) -> User {
+        let email = format!(
+            "{}@example.com",
+            ulid::Ulid::generate().to_string().to_lowercase()
+        );
+        let (status, body) = self
+            .json(
+                Method::POST,
+                "/api/v1/foundation/auth/register/client/",
+                Some(json!({
+                    "email": email, "password": PASSWORD,
+                    "first_name": "Ada", "last_name": "Lovelace"
+                })),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        if body["confirmed"] == false {
+            self.services
+                .identity()
+                .expect("identity")
+                .confirm_sign_up(&email, "123456")
+                .await
+                .expect("confirm on moto");
+        }
+        let (status, tokens) = self
+            .json(
+                Method::POST,
+                "/api/v1/foundation/auth/login/",
+                Some(json!({"email": email, "password": PASSWORD})),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{tokens}");
+        User {
+            email,
+            id: tokens["user"]["id"].as_str().expect("user id").to_string(),
+            access: tokens["access"].as_str().expect("access").to_string(),
+            id_token: tokens["id_token"].as_str().expect("id token").to_string(),
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(gateway) = self.gateway.take() {
+            gateway.shutdown().await;
+        }
+    }
+}
+
+/// Asserts a problem+json answer with its code and the request id.
+pub async fn assert_problem(response: reqwest::Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status);
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.expect("problem json");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status.as_u16());
+    assert_eq!(body["type"], format!("urn:nocode:problem:{code}"));
+    body
+}
+
+pub use crate::support::eventually;

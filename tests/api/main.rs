@@ -1,0 +1,13 @@
+//! End-to-end tests through the local gateway over HTTP, zero2prod style:
+//! each test starts its own gateway with fresh state.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod helpers;
+
+mod authorizer;
+mod contract;
+mod docs;
+mod smoke;
+mod workers;
