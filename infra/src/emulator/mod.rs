@@ -39,7 +39,9 @@ impl ProvisionError {
 /// An SDK configuration for an emulator at `endpoint`: fixed test credentials,
 /// `us-east-1`.
 pub async fn sdk_config(endpoint: &str) -> SdkConfig {
+    // The functions' HTTP client, so tests exercise what runs on Lambda.
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(shared::adapters::aws::http_client())
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
