@@ -1,7 +1,6 @@
 //! What every conformance module shares: the moto endpoint, unique resource
 //! names, and the macros that run one behaviour on both adapters.
 
-
 use aws_config::SdkConfig;
 
 /// Runs each behaviour (an `async fn(&Fixture)`) on both adapters.

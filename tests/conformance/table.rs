@@ -219,6 +219,29 @@ async fn absent_or_expired_condition_allows_idempotent_retries(f: &Fixture) {
         .expect("claim after expiry");
 }
 
+async fn a_greater_than_condition_keeps_a_counter_above_a_floor(f: &Fixture) {
+    let key = Key::new("ORG#F", "ORG");
+    f.table
+        .put(item(json!({"pk": "ORG#F", "sk": "ORG", "owners": 2})), None)
+        .await
+        .expect("put");
+    let drop_owner = || {
+        Update::of(key.clone())
+            .add("owners", -1)
+            .when(Condition::GreaterThan("owners".into(), json!(1)))
+    };
+    let after = f.table.update(drop_owner()).await.expect("2 -> 1");
+    assert_eq!(after["owners"], json!(1));
+    assert_eq!(
+        f.table.update(drop_owner()).await,
+        Err(TableError::ConditionFailed)
+    );
+    assert_eq!(
+        f.table.get(&key).await.expect("get").expect("item")["owners"],
+        json!(1)
+    );
+}
+
 async fn update_sets_removes_and_adds_and_returns_the_new_item(f: &Fixture) {
     let key = Key::new("ORG#1", "COUNTER");
     f.table
@@ -626,6 +649,7 @@ conformance!(Fixture:
     put_if_present_fails_when_the_item_is_absent,
     version_condition_guards_concurrent_edits,
     absent_or_expired_condition_allows_idempotent_retries,
+    a_greater_than_condition_keeps_a_counter_above_a_floor,
     update_sets_removes_and_adds_and_returns_the_new_item,
     update_of_an_absent_item_creates_it_unless_the_condition_forbids,
     update_cannot_change_the_key,

@@ -1,7 +1,14 @@
 //! Foundation: accounts, profiles, organizations, members and roles.
 
+pub mod audit;
 pub mod auth;
 pub mod email;
+pub mod guard;
+pub mod invitations;
+pub mod members;
+pub mod organizations;
+pub mod request;
+pub mod roles;
 pub mod users;
 
 use crate::http::ApiError;

@@ -8,6 +8,7 @@ pub mod response;
 
 pub use problem::{ApiError, FieldError, Problem};
 pub use request::{
-    Caller, DEFAULT_BODY_LIMIT, access_token, caller, json_body, path_param, request_id,
+    Caller, DEFAULT_BODY_LIMIT, access_token, caller, json_body, page_params, path_param,
+    query_param, request_id,
 };
 pub use response::{HandlerResult, json, problem, respond};

@@ -85,6 +85,39 @@ pub fn path_param<'r>(request: &'r Request, name: &str) -> Result<&'r str, ApiEr
         .ok_or_else(|| ApiError::Internal(format!("the route has no path parameter `{name}`")))
 }
 
+/// A query string parameter.
+pub fn query_param<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
+    request
+        .query_string_parameters_ref()
+        .and_then(|q| q.first(name))
+}
+
+/// Largest page a list route returns.
+pub const MAX_PAGE: u32 = 100;
+
+/// The `?limit=` (1..=100, default 20) and opaque `?next=` cursor of a list.
+pub fn page_params(
+    request: &Request,
+) -> Result<(u32, Option<crate::ports::table::Cursor>), ApiError> {
+    let limit = match query_param(request, "limit") {
+        None => 20,
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid("limit", format!("must be a number from 1 to {MAX_PAGE}"))
+            })?,
+    };
+    let next = query_param(request, "next")
+        .map(|text| {
+            crate::ports::table::Cursor::parse(text)
+                .map_err(|_| ApiError::invalid("next", "not a cursor of this list"))
+        })
+        .transpose()?;
+    Ok((limit, next))
+}
+
 /// Parses the JSON body: 413 above `limit`, 400 when it is not JSON, 422 with
 /// the field's path when a value has the wrong type, is missing or unknown.
 pub fn json_body<T: DeserializeOwned>(request: &Request, limit: usize) -> Result<T, ApiError> {

@@ -310,6 +310,8 @@ pub enum Condition {
     Equals(String, Value),
     /// The attribute exists and is less than the value (numbers or strings).
     LessThan(String, Value),
+    /// The attribute exists and is greater than the value (numbers or strings).
+    GreaterThan(String, Value),
     /// The attribute does not exist (on an absent item: true).
     AttributeAbsent(String),
     /// Every condition holds.
@@ -334,6 +336,9 @@ impl Condition {
             Condition::LessThan(name, v) => attr(name)
                 .and_then(|a| compare(a, v))
                 .is_some_and(|o| o.is_lt()),
+            Condition::GreaterThan(name, v) => attr(name)
+                .and_then(|a| compare(a, v))
+                .is_some_and(|o| o.is_gt()),
             Condition::AttributeAbsent(name) => attr(name).is_none(),
             Condition::And(all) => all.iter().all(|c| c.holds(item)),
             Condition::Or(any) => any.iter().any(|c| c.holds(item)),

@@ -80,6 +80,7 @@ impl Expression {
             Condition::Absent => format!("attribute_not_exists({})", self.name(PK)),
             Condition::Equals(a, v) => format!("{} = {}", self.name(a), self.value(v)?),
             Condition::LessThan(a, v) => format!("{} < {}", self.name(a), self.value(v)?),
+            Condition::GreaterThan(a, v) => format!("{} > {}", self.name(a), self.value(v)?),
             Condition::AttributeAbsent(a) => format!("attribute_not_exists({})", self.name(a)),
             Condition::And(all) => self.join(all, " AND ")?,
             Condition::Or(any) => self.join(any, " OR ")?,

@@ -1,0 +1,54 @@
+//! The one authorization guard every org-scoped handler calls.
+//!
+//! A caller who is not a member of the organization gets 404, exactly what a
+//! missing organization gets, so ids of other tenants reveal nothing. A member
+//! whose role is too low gets 403.
+
+use serde::{Deserialize, Serialize};
+
+use super::roles::Role;
+use crate::http::{ApiError, Caller};
+use crate::ports::table::{ItemTable, Key, from_item};
+
+/// A member item: `ORG#<org>` / `MEMBER#<user>`, indexed by user on gsi1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    /// The organization.
+    pub organization_id: String,
+    /// The member.
+    pub user_id: String,
+    /// The member's e-mail address, as it was when they joined.
+    pub email: String,
+    /// The role.
+    pub role: Role,
+    /// When they joined (RFC 3339).
+    pub joined_at: String,
+    /// Optimistic concurrency version.
+    pub version: u64,
+}
+
+/// The key of a member item.
+pub fn member_key(organization_id: &str, user_id: &str) -> Key {
+    Key::new(
+        format!("ORG#{organization_id}"),
+        format!("MEMBER#{user_id}"),
+    )
+}
+
+/// The caller's membership, if the caller has at least `role`.
+pub async fn require(
+    table: &dyn ItemTable,
+    caller: &Caller,
+    organization_id: &str,
+    role: Role,
+) -> Result<Membership, ApiError> {
+    let item = table
+        .get(&member_key(organization_id, &caller.sub))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let membership: Membership = from_item(item)?;
+    if membership.role < role {
+        return Err(ApiError::Forbidden);
+    }
+    Ok(membership)
+}

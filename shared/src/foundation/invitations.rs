@@ -1,0 +1,423 @@
+//! Invitations: an admin invites an e-mail address with a role; the invitee,
+//! signed in with that address, accepts or declines with the token.
+//!
+//! The token is random, shown once in the create response and stored only
+//! as its SHA-256 hash (indexed on gsi2 so accepting is one query). An
+//! invitation expires after 7 days and is accepted at most once.
+//!
+//! Items: `ORG#<org>` / `INVITE#<id>`, `gsi2pk = INVITE#<token hash>`.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use lambda_http::Request;
+use lambda_http::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::audit::{self, Target};
+use super::email::Email;
+use super::guard::{self, member_key};
+use super::organizations::{announce, deny_audited, member_item};
+use super::request::RequestMeta;
+use super::roles::Role;
+use crate::http::{
+    ApiError, DEFAULT_BODY_LIMIT, HandlerResult, access_token, json, json_body, page_params,
+    path_param,
+};
+use crate::ports::events::DomainEvent;
+use crate::ports::table::{
+    CancelReason, Condition, Index, Key, Query, TableError, Update, Write, from_item, to_item,
+};
+use crate::services::Services;
+
+/// How long an invitation can be accepted.
+pub const VALIDITY_DAYS: i64 = 7;
+
+/// An invitation as stored and shown (never with its token).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Invitation {
+    /// Sortable id.
+    pub id: String,
+    /// The organization.
+    pub organization_id: String,
+    /// The invited address (lower case).
+    pub email: String,
+    /// The role the invitee gets.
+    pub role: Role,
+    /// `pending`, `accepted`, `declined` or `revoked`.
+    pub status: String,
+    /// Who invited.
+    pub invited_by: String,
+    /// When.
+    pub created_at: String,
+    /// Until when it can be accepted.
+    pub expires_at: String,
+    /// Optimistic concurrency version.
+    pub version: u64,
+}
+
+/// The created invitation, with its token: shown this once.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CreatedInvitation {
+    /// The invitation.
+    #[serde(flatten)]
+    pub invitation: Invitation,
+    /// The secret the invitee accepts with.
+    pub token: String,
+}
+
+/// A page of invitations.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct InvitationPage {
+    /// The invitations, oldest first.
+    pub items: Vec<Invitation>,
+    /// Pass as `?next=` for the following page.
+    pub next: Option<String>,
+}
+
+/// `POST /organizations/{id}/invitations/`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInvitation {
+    /// Who to invite.
+    pub email: String,
+    /// The role they get.
+    pub role: Role,
+}
+
+/// `POST /invitations/accept/` and `/decline/`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvitationToken {
+    /// The token from the invitation.
+    pub token: String,
+}
+
+fn key(organization_id: &str, id: &str) -> Key {
+    Key::new(format!("ORG#{organization_id}"), format!("INVITE#{id}"))
+}
+
+fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn item(invitation: &Invitation, hash: &str) -> Result<crate::ports::table::Item, ApiError> {
+    let mut item = to_item(invitation)?;
+    let k = key(&invitation.organization_id, &invitation.id);
+    item.insert("pk".into(), Value::String(k.pk));
+    item.insert("sk".into(), Value::String(k.sk));
+    item.insert("gsi2pk".into(), Value::String(format!("INVITE#{hash}")));
+    item.insert("gsi2sk".into(), Value::String("INVITE".into()));
+    Ok(item)
+}
+
+fn pending() -> Condition {
+    Condition::Equals("status".into(), json!("pending"))
+}
+
+/// Invites an address (admins; only owners invite owners).
+pub async fn create(services: Arc<Services>, request: Request) -> HandlerResult {
+    let meta = RequestMeta::of(&request)?;
+    let id = path_param(&request, "id")?;
+    let body: CreateInvitation = json_body(&request, DEFAULT_BODY_LIMIT)?;
+    let email = Email::parse(&body.email).map_err(|why| ApiError::invalid("email", why))?;
+    let action = "invitation.created";
+    let verdict = guard::require(services.table()?, &meta.caller, id, Role::Admin).await;
+    let me = deny_audited(&services, &meta, id, action, verdict).await?;
+    if body.role == Role::Owner && me.role < Role::Owner {
+        deny_audited(&services, &meta, id, action, Err(ApiError::Forbidden)).await?;
+    }
+    let token = crate::random::token();
+    let now = Utc::now();
+    let invitation = Invitation {
+        id: ulid::Ulid::generate().to_string(),
+        organization_id: id.to_string(),
+        email: email.as_str().to_lowercase(),
+        role: body.role,
+        status: "pending".into(),
+        invited_by: meta.caller.sub.clone(),
+        created_at: now.to_rfc3339_opts(SecondsFormat::Millis, true),
+        expires_at: (now + Duration::days(VALIDITY_DAYS))
+            .to_rfc3339_opts(SecondsFormat::Millis, true),
+        version: 1,
+    };
+    services
+        .table()?
+        .transact(vec![
+            Write::Put {
+                item: item(&invitation, &token_hash(&token))?,
+                condition: Some(Condition::Absent),
+            },
+            audit::record(
+                &meta,
+                id,
+                action,
+                Target {
+                    kind: "invitation",
+                    id: &invitation.id,
+                },
+            )?,
+        ])
+        .await?;
+    announce(
+        &services,
+        vec![DomainEvent::new(
+            "foundation",
+            action,
+            json!({"organization_id": id, "invitation_id": invitation.id, "role": invitation.role}),
+        )],
+    )
+    .await;
+    json(
+        StatusCode::CREATED,
+        &CreatedInvitation { invitation, token },
+    )
+}
+
+/// Lists invitations (admins).
+pub async fn list(services: Arc<Services>, request: Request) -> HandlerResult {
+    let meta = RequestMeta::of(&request)?;
+    let id = path_param(&request, "id")?;
+    let (limit, cursor) = page_params(&request)?;
+    let table = services.table()?;
+    guard::require(table, &meta.caller, id, Role::Admin).await?;
+    let page = table
+        .query(
+            &Query::partition(format!("ORG#{id}"))
+                .begins_with("INVITE#")
+                .limit(limit)
+                .after(cursor),
+        )
+        .await
+        .map_err(|e| match e {
+            TableError::InvalidCursor => ApiError::invalid("next", "not a cursor of this list"),
+            other => other.into(),
+        })?;
+    let items = page
+        .items
+        .into_iter()
+        .map(from_item)
+        .collect::<Result<_, _>>()?;
+    json(
+        StatusCode::OK,
+        &InvitationPage {
+            items,
+            next: page.next.map(|c| c.as_str().to_string()),
+        },
+    )
+}
+
+/// Revokes a pending invitation (admins).
+pub async fn revoke(services: Arc<Services>, request: Request) -> HandlerResult {
+    let meta = RequestMeta::of(&request)?;
+    let id = path_param(&request, "id")?;
+    let invitation_id = path_param(&request, "invitation_id")?;
+    let action = "invitation.revoked";
+    let verdict = guard::require(services.table()?, &meta.caller, id, Role::Admin).await;
+    deny_audited(&services, &meta, id, action, verdict).await?;
+    let table = services.table()?;
+    if table.get(&key(id, invitation_id)).await?.is_none() {
+        return Err(ApiError::NotFound);
+    }
+    settle(
+        &services,
+        &meta,
+        id,
+        invitation_id,
+        "revoked",
+        action,
+        vec![],
+    )
+    .await?;
+    no_content()
+}
+
+fn no_content() -> HandlerResult {
+    let mut response = lambda_http::Response::new(lambda_http::Body::Empty);
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    Ok(response)
+}
+
+/// Moves a pending invitation to `status` with extra writes, all or nothing.
+async fn settle(
+    services: &Services,
+    meta: &RequestMeta,
+    organization_id: &str,
+    invitation_id: &str,
+    status: &str,
+    action: &str,
+    extra: Vec<Write>,
+) -> Result<(), ApiError> {
+    let mut writes = vec![
+        Write::Update(
+            Update::of(key(organization_id, invitation_id))
+                .set("status", status)
+                .add("version", 1)
+                .when(pending()),
+        ),
+        audit::record(
+            meta,
+            organization_id,
+            action,
+            Target {
+                kind: "invitation",
+                id: invitation_id,
+            },
+        )?,
+    ];
+    writes.extend(extra);
+    match services.table()?.transact(writes).await {
+        Ok(()) => Ok(()),
+        Err(TableError::TransactionCancelled { reasons }) => {
+            let already_member = reasons.get(2) == Some(&CancelReason::ConditionFailed);
+            Err(ApiError::Conflict(if already_member {
+                "You are already a member of this organization.".into()
+            } else {
+                "This invitation is no longer pending.".into()
+            }))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The pending invitation a token names, for the signed-in invitee: another
+/// address gets 404, as an unknown token does.
+async fn for_invitee(
+    services: &Services,
+    request: &Request,
+) -> Result<(RequestMeta, Invitation, String), ApiError> {
+    let meta = RequestMeta::of(request)?;
+    let body: InvitationToken = json_body(request, DEFAULT_BODY_LIMIT)?;
+    if body.token.is_empty() || body.token.len() > 256 {
+        return Err(ApiError::invalid("token", "is not an invitation token"));
+    }
+    let found = services
+        .table()?
+        .query(
+            &Query::partition(format!("INVITE#{}", token_hash(&body.token)))
+                .on(Index::Gsi2)
+                .limit(1),
+        )
+        .await?;
+    let invitation: Invitation = found
+        .items
+        .into_iter()
+        .next()
+        .map(from_item)
+        .transpose()?
+        .ok_or(ApiError::NotFound)?;
+    let user = services
+        .identity()?
+        .get_user(access_token(request)?)
+        .await?;
+    let email = user
+        .attributes
+        .get("email")
+        .map(|e| e.to_lowercase())
+        .unwrap_or_default();
+    if email != invitation.email {
+        return Err(ApiError::NotFound);
+    }
+    if invitation.status != "pending" {
+        return Err(ApiError::Conflict(
+            "This invitation is no longer pending.".into(),
+        ));
+    }
+    let expired = DateTime::parse_from_rfc3339(&invitation.expires_at)
+        .map(|t| t < Utc::now())
+        .unwrap_or(true);
+    if expired {
+        return Err(ApiError::Conflict("This invitation has expired.".into()));
+    }
+    Ok((meta, invitation, email))
+}
+
+/// Accepts an invitation: the caller becomes a member with its role.
+pub async fn accept(services: Arc<Services>, request: Request) -> HandlerResult {
+    let (meta, invitation, email) = for_invitee(&services, &request).await?;
+    let org = invitation.organization_id.as_str();
+    let member = guard::Membership {
+        organization_id: org.to_string(),
+        user_id: meta.caller.sub.clone(),
+        email,
+        role: invitation.role,
+        joined_at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+        version: 1,
+    };
+    let mut extra = vec![Write::Put {
+        item: member_item(&member)?,
+        condition: Some(Condition::Absent),
+    }];
+    if member.role == Role::Owner {
+        extra.push(Write::Update(
+            Update::of(super::organizations::key(org))
+                .add("owners", 1)
+                .when(Condition::Exists),
+        ));
+    }
+    settle(
+        &services,
+        &meta,
+        org,
+        &invitation.id,
+        "accepted",
+        "invitation.accepted",
+        extra,
+    )
+    .await?;
+    debug_assert!(
+        services
+            .table()?
+            .get(&member_key(org, &meta.caller.sub))
+            .await
+            .is_ok()
+    );
+    announce(
+        &services,
+        vec![
+            DomainEvent::new(
+                "foundation",
+                "invitation.accepted",
+                json!({"organization_id": org, "invitation_id": invitation.id, "user_id": meta.caller.sub}),
+            ),
+            DomainEvent::new(
+                "foundation",
+                "member.added",
+                json!({"organization_id": org, "user_id": meta.caller.sub, "role": member.role}),
+            ),
+        ],
+    )
+    .await;
+    json(StatusCode::OK, &super::members::MemberView::from(member))
+}
+
+/// Declines an invitation.
+pub async fn decline(services: Arc<Services>, request: Request) -> HandlerResult {
+    let (meta, invitation, _) = for_invitee(&services, &request).await?;
+    let org = invitation.organization_id.as_str();
+    settle(
+        &services,
+        &meta,
+        org,
+        &invitation.id,
+        "declined",
+        "invitation.declined",
+        vec![],
+    )
+    .await?;
+    announce(
+        &services,
+        vec![DomainEvent::new(
+            "foundation",
+            "invitation.declined",
+            json!({"organization_id": org, "invitation_id": invitation.id}),
+        )],
+    )
+    .await;
+    no_content()
+}

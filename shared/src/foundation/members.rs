@@ -1,0 +1,274 @@
+//! Members of an organization: list, change role, remove, leave. The last
+//! owner can never be removed, demoted or leave: the organization's owner
+//! count only drops under the condition that it stays above zero.
+
+use std::sync::Arc;
+
+use lambda_http::Request;
+use lambda_http::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::audit::{self, Target};
+use super::guard::{self, Membership, member_key};
+use super::organizations::{self, announce, deny_audited};
+use super::request::RequestMeta;
+use super::roles::Role;
+use crate::http::{
+    ApiError, DEFAULT_BODY_LIMIT, HandlerResult, json, json_body, page_params, path_param,
+};
+use crate::ports::events::DomainEvent;
+use crate::ports::table::{Condition, Query, TableError, Update, Write, from_item};
+use crate::services::Services;
+
+/// A member as the API shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MemberView {
+    /// The member's user id.
+    pub user_id: String,
+    /// Their e-mail address.
+    pub email: String,
+    /// Their role.
+    pub role: Role,
+    /// When they joined.
+    pub joined_at: String,
+}
+
+impl From<Membership> for MemberView {
+    fn from(m: Membership) -> Self {
+        Self {
+            user_id: m.user_id,
+            email: m.email,
+            role: m.role,
+            joined_at: m.joined_at,
+        }
+    }
+}
+
+/// A page of members.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MemberPage {
+    /// The members.
+    pub items: Vec<MemberView>,
+    /// Pass as `?next=` for the following page.
+    pub next: Option<String>,
+}
+
+/// `PATCH /organizations/{id}/members/{user_id}/`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeRole {
+    /// The new role.
+    pub role: Role,
+}
+
+const LAST_OWNER: &str = "An organization keeps at least one owner.";
+
+/// The write that keeps the owner count right when `from` becomes `to`
+/// (`None`: the member leaves), guarded so it never reaches zero.
+fn owner_count(organization_id: &str, from: Role, to: Option<Role>) -> Option<Write> {
+    let was = from == Role::Owner;
+    let is = to == Some(Role::Owner);
+    let key = organizations::key(organization_id);
+    match (was, is) {
+        (true, false) => Some(Write::Update(
+            Update::of(key)
+                .add("owners", -1)
+                .when(Condition::GreaterThan("owners".into(), json!(1))),
+        )),
+        (false, true) => Some(Write::Update(
+            Update::of(key).add("owners", 1).when(Condition::Exists),
+        )),
+        _ => None,
+    }
+}
+
+/// Runs a membership change; a failed owner-count condition means the
+/// change would leave no owner.
+async fn commit(
+    services: &Services,
+    writes: Vec<Write>,
+    count_at: Option<usize>,
+) -> Result<(), ApiError> {
+    match services.table()?.transact(writes).await {
+        Ok(()) => Ok(()),
+        Err(e) if count_at.is_some() && e.failed_write() == count_at => {
+            Err(ApiError::Conflict(LAST_OWNER.into()))
+        }
+        Err(e @ TableError::TransactionCancelled { .. }) => {
+            tracing::info!(error = %e, "membership changed concurrently");
+            Err(ApiError::Conflict(
+                "The membership changed meanwhile; retry.".into(),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn target(
+    services: &Services,
+    organization_id: &str,
+    user_id: &str,
+) -> Result<Membership, ApiError> {
+    let item = services
+        .table()?
+        .get(&member_key(organization_id, user_id))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(from_item(item)?)
+}
+
+/// Lists the members (any member may).
+pub async fn list(services: Arc<Services>, request: Request) -> HandlerResult {
+    let meta = RequestMeta::of(&request)?;
+    let id = path_param(&request, "id")?;
+    let (limit, cursor) = page_params(&request)?;
+    let table = services.table()?;
+    guard::require(table, &meta.caller, id, Role::Viewer).await?;
+    let page = table
+        .query(
+            &Query::partition(format!("ORG#{id}"))
+                .begins_with("MEMBER#")
+                .limit(limit)
+                .after(cursor),
+        )
+        .await
+        .map_err(|e| match e {
+            TableError::InvalidCursor => ApiError::invalid("next", "not a cursor of this list"),
+            other => other.into(),
+        })?;
+    let items = page
+        .items
+        .into_iter()
+        .map(|item| from_item::<Membership>(item).map(MemberView::from))
+        .collect::<Result<_, _>>()?;
+    json(
+        StatusCode::OK,
+        &MemberPage {
+            items,
+            next: page.next.map(|c| c.as_str().to_string()),
+        },
+    )
+}
+
+/// Changes a member's role (admins; only owners grant or take owner).
+pub async fn change_role(services: Arc<Services>, request: Request) -> HandlerResult {
+    let meta = RequestMeta::of(&request)?;
+    let id = path_param(&request, "id")?;
+    let user_id = path_param(&request, "user_id")?;
+    let body: ChangeRole = json_body(&request, DEFAULT_BODY_LIMIT)?;
+    let action = "member.role_changed";
+    let verdict = guard::require(services.table()?, &meta.caller, id, Role::Admin).await;
+    let me = deny_audited(&services, &meta, id, action, verdict).await?;
+    let mut member = target(&services, id, user_id).await?;
+    let touches_owner = member.role == Role::Owner || body.role == Role::Owner;
+    if touches_owner && me.role < Role::Owner {
+        deny_audited(&services, &meta, id, action, Err(ApiError::Forbidden)).await?;
+    }
+    if member.role == body.role {
+        return json(StatusCode::OK, &MemberView::from(member));
+    }
+    let previous = member.role;
+    member.role = body.role;
+    let mut writes = vec![
+        Write::Update(
+            Update::of(member_key(id, user_id))
+                .set("role", body.role.as_str())
+                .add("version", 1)
+                .when(Condition::version_is(member.version)),
+        ),
+        audit::record(
+            &meta,
+            id,
+            action,
+            Target {
+                kind: "member",
+                id: user_id,
+            },
+        )?,
+    ];
+    let count = owner_count(id, previous, Some(body.role));
+    let count_at = count.as_ref().map(|_| writes.len());
+    writes.extend(count);
+    commit(&services, writes, count_at).await?;
+    member.version += 1;
+    announce(
+        &services,
+        vec![DomainEvent::new(
+            "foundation",
+            action,
+            json!({"organization_id": id, "user_id": user_id, "from": previous, "to": body.role}),
+        )],
+    )
+    .await;
+    json(StatusCode::OK, &MemberView::from(member))
+}
+
+async fn remove_member(
+    services: &Services,
+    meta: &RequestMeta,
+    organization_id: &str,
+    member: &Membership,
+    action: &str,
+) -> Result<(), ApiError> {
+    let mut writes = vec![
+        Write::Delete {
+            key: member_key(organization_id, &member.user_id),
+            condition: Some(Condition::version_is(member.version)),
+        },
+        audit::record(
+            meta,
+            organization_id,
+            action,
+            Target {
+                kind: "member",
+                id: &member.user_id,
+            },
+        )?,
+    ];
+    let count = owner_count(organization_id, member.role, None);
+    let count_at = count.as_ref().map(|_| writes.len());
+    writes.extend(count);
+    commit(services, writes, count_at).await?;
+    announce(
+        services,
+        vec![DomainEvent::new(
+            "foundation",
+            action,
+            json!({"organization_id": organization_id, "user_id": member.user_id}),
+        )],
+    )
+    .await;
+    Ok(())
+}
+
+fn no_content() -> HandlerResult {
+    let mut response = lambda_http::Response::new(lambda_http::Body::Empty);
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    Ok(response)
+}
+
+/// Removes a member (admins; only owners remove owners).
+pub async fn remove(services: Arc<Services>, request: Request) -> HandlerResult {
+    let meta = RequestMeta::of(&request)?;
+    let id = path_param(&request, "id")?;
+    let user_id = path_param(&request, "user_id")?;
+    let action = "member.removed";
+    let verdict = guard::require(services.table()?, &meta.caller, id, Role::Admin).await;
+    let me = deny_audited(&services, &meta, id, action, verdict).await?;
+    let member = target(&services, id, user_id).await?;
+    if member.role == Role::Owner && me.role < Role::Owner {
+        deny_audited(&services, &meta, id, action, Err(ApiError::Forbidden)).await?;
+    }
+    remove_member(&services, &meta, id, &member, action).await?;
+    no_content()
+}
+
+/// Leaves an organization (any member but its last owner).
+pub async fn leave(services: Arc<Services>, request: Request) -> HandlerResult {
+    let meta = RequestMeta::of(&request)?;
+    let id = path_param(&request, "id")?;
+    let me = guard::require(services.table()?, &meta.caller, id, Role::Viewer).await?;
+    remove_member(&services, &meta, id, &me, "member.left").await?;
+    no_content()
+}

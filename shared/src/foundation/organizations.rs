@@ -1,0 +1,433 @@
+//! Organizations: create (the creator becomes owner), list mine, get,
+//! update, delete (owners only).
+//!
+//! Items: `ORG#<id>` / `ORG` holds the organization and its owner count (so
+//! the last owner can be protected by a condition); members live beside it
+//! (see [`super::guard::Membership`]).
+
+use std::sync::Arc;
+
+use chrono::{SecondsFormat, Utc};
+use lambda_http::Request;
+use lambda_http::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::audit::{self, Target};
+use super::guard::{self, Membership, member_key};
+use super::request::RequestMeta;
+use super::roles::Role;
+use crate::http::{
+    ApiError, DEFAULT_BODY_LIMIT, HandlerResult, access_token, json, json_body, page_params,
+    path_param,
+};
+use crate::ports::events::DomainEvent;
+use crate::ports::table::{
+    Condition, Cursor, Index, Item, Key, Query, TableError, Update, Write, from_item, to_item,
+};
+use crate::services::Services;
+
+const MAX_NAME: usize = 100;
+
+/// An organization.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Organization {
+    /// Sortable id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Who created it.
+    pub created_by: String,
+    /// When (RFC 3339).
+    pub created_at: String,
+    /// How many owners it has (never below one).
+    pub owners: u32,
+    /// Optimistic concurrency version: send it back to update.
+    pub version: u64,
+}
+
+/// An organization with the caller's role in it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrganizationView {
+    /// The organization.
+    #[serde(flatten)]
+    pub organization: Organization,
+    /// The caller's role.
+    pub role: Role,
+}
+
+/// A page of organizations.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrganizationPage {
+    /// The organizations.
+    pub items: Vec<OrganizationView>,
+    /// Pass as `?next=` for the following page.
+    pub next: Option<String>,
+}
+
+/// `POST /organizations/`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrganization {
+    /// Display name, 1 to 100 characters.
+    pub name: String,
+}
+
+/// `PATCH /organizations/{id}/`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOrganization {
+    /// New display name.
+    pub name: String,
+    /// The version read; a stale one is a 412.
+    pub version: Option<u64>,
+}
+
+/// The key of an organization item.
+pub fn key(id: &str) -> Key {
+    Key::new(format!("ORG#{id}"), "ORG")
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// A trimmed display name of 1 to 100 characters.
+pub fn parse_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(ApiError::invalid("name", "is required"));
+    }
+    if name.chars().count() > MAX_NAME {
+        return Err(ApiError::invalid(
+            "name",
+            format!("is longer than {MAX_NAME} characters"),
+        ));
+    }
+    Ok(name.to_string())
+}
+
+fn with_key(mut item: Item, key: Key) -> Item {
+    item.insert("pk".into(), Value::String(key.pk));
+    item.insert("sk".into(), Value::String(key.sk));
+    item
+}
+
+/// A member item, indexed by user so "my organizations" is one query.
+pub fn member_item(member: &Membership) -> Result<Item, ApiError> {
+    let mut item = with_key(
+        to_item(member)?,
+        member_key(&member.organization_id, &member.user_id),
+    );
+    item.insert("gsi1pk".into(), json!(format!("USER#{}", member.user_id)));
+    item.insert(
+        "gsi1sk".into(),
+        json!(format!("ORG#{}", member.organization_id)),
+    );
+    Ok(item)
+}
+
+/// Reads an organization that must exist (a member can see it).
+pub async fn load(services: &Services, id: &str) -> Result<Organization, ApiError> {
+    let item = services
+        .table()?
+        .get(&key(id))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(from_item(item)?)
+}
+
+/// Publishes events after a committed change; a failure is logged, not
+/// returned, since the change itself stands.
+pub async fn announce(services: &Services, events: Vec<DomainEvent>) {
+    let published = match services.events() {
+        Ok(bus) => bus.publish(&events).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(error) = published {
+        tracing::error!(%error, "domain events not published");
+    }
+}
+
+/// Creates an organization; the caller becomes its owner.
+pub async fn create(services: Arc<Services>, request: Request) -> HandlerResult {
+    let meta = RequestMeta::of(&request)?;
+    let body: CreateOrganization = json_body(&request, DEFAULT_BODY_LIMIT)?;
+    let name = parse_name(&body.name)?;
+    let user = services
+        .identity()?
+        .get_user(access_token(&request)?)
+        .await?;
+    let email = user.attributes.get("email").cloned().unwrap_or_default();
+    let id = ulid::Ulid::generate().to_string();
+    let organization = Organization {
+        id: id.clone(),
+        name,
+        created_by: meta.caller.sub.clone(),
+        created_at: now(),
+        owners: 1,
+        version: 1,
+    };
+    let owner = Membership {
+        organization_id: id.clone(),
+        user_id: meta.caller.sub.clone(),
+        email,
+        role: Role::Owner,
+        joined_at: organization.created_at.clone(),
+        version: 1,
+    };
+    services
+        .table()?
+        .transact(vec![
+            Write::Put {
+                item: with_key(to_item(&organization)?, key(&id)),
+                condition: Some(Condition::Absent),
+            },
+            Write::Put {
+                item: member_item(&owner)?,
+                condition: Some(Condition::Absent),
+            },
+            audit::record(
+                &meta,
+                &id,
+                "organization.created",
+                Target {
+                    kind: "organization",
+                    id: &id,
+                },
+            )?,
+        ])
+        .await?;
+    announce(
+        &services,
+        vec![
+            DomainEvent::new(
+                "foundation",
+                "organization.created",
+                json!({"organization_id": id, "created_by": meta.caller.sub}),
+            ),
+            DomainEvent::new(
+                "foundation",
+                "member.added",
+                json!({"organization_id": id, "user_id": meta.caller.sub, "role": "owner"}),
+            ),
+        ],
+    )
+    .await;
+    json(
+        StatusCode::CREATED,
+        &OrganizationView {
+            organization,
+            role: Role::Owner,
+        },
+    )
+}
+
+/// Lists the caller's organizations, oldest membership first.
+pub async fn list(services: Arc<Services>, request: Request) -> HandlerResult {
+    let meta = RequestMeta::of(&request)?;
+    let (limit, cursor) = page_params(&request)?;
+    let table = services.table()?;
+    let query = Query::partition(format!("USER#{}", meta.caller.sub))
+        .on(Index::Gsi1)
+        .begins_with("ORG#")
+        .limit(limit)
+        .after(cursor);
+    let page = table.query(&query).await.map_err(|e| match e {
+        TableError::InvalidCursor => ApiError::invalid("next", "not a cursor of this list"),
+        other => other.into(),
+    })?;
+    let memberships: Vec<Membership> = page
+        .items
+        .into_iter()
+        .map(from_item)
+        .collect::<Result<_, _>>()?;
+    let keys: Vec<Key> = memberships
+        .iter()
+        .map(|m| key(&m.organization_id))
+        .collect();
+    let organizations: Vec<Organization> = if keys.is_empty() {
+        Vec::new()
+    } else {
+        table
+            .batch_get(&keys)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<_, _>>()?
+    };
+    let items = memberships
+        .iter()
+        .filter_map(|m| {
+            let organization = organizations.iter().find(|o| o.id == m.organization_id)?;
+            Some(OrganizationView {
+                organization: organization.clone(),
+                role: m.role,
+            })
+        })
+        .collect();
+    json(
+        StatusCode::OK,
+        &OrganizationPage {
+            items,
+            next: page.next.map(|c| c.as_str().to_string()),
+        },
+    )
+}
+
+/// One organization, for any member.
+pub async fn get(services: Arc<Services>, request: Request) -> HandlerResult {
+    let meta = RequestMeta::of(&request)?;
+    let id = path_param(&request, "id")?;
+    let membership = guard::require(services.table()?, &meta.caller, id, Role::Viewer).await?;
+    let organization = load(&services, id).await?;
+    json(
+        StatusCode::OK,
+        &OrganizationView {
+            organization,
+            role: membership.role,
+        },
+    )
+}
+
+/// Renames an organization (admins and owners).
+pub async fn update(services: Arc<Services>, request: Request) -> HandlerResult {
+    let meta = RequestMeta::of(&request)?;
+    let id = path_param(&request, "id")?;
+    let body: UpdateOrganization = json_body(&request, DEFAULT_BODY_LIMIT)?;
+    let name = parse_name(&body.name)?;
+    let table = services.table()?;
+    let membership = guard::require(table, &meta.caller, id, Role::Admin).await;
+    let membership = deny_audited(&services, &meta, id, "organization.updated", membership).await?;
+    let current = load(&services, id).await?;
+    let expected = body.version.unwrap_or(current.version);
+    if expected != current.version {
+        return Err(ApiError::StaleVersion);
+    }
+    let result = table
+        .transact(vec![
+            Write::Update(
+                Update::of(key(id))
+                    .set("name", name.as_str())
+                    .add("version", 1)
+                    .when(Condition::version_is(expected)),
+            ),
+            audit::record(
+                &meta,
+                id,
+                "organization.updated",
+                Target {
+                    kind: "organization",
+                    id,
+                },
+            )?,
+        ])
+        .await;
+    match result {
+        Ok(()) => {}
+        Err(e) if e.failed_write() == Some(0) => return Err(ApiError::StaleVersion),
+        Err(e) => return Err(e.into()),
+    }
+    announce(
+        &services,
+        vec![DomainEvent::new(
+            "foundation",
+            "organization.updated",
+            json!({"organization_id": id, "updated_by": meta.caller.sub}),
+        )],
+    )
+    .await;
+    let organization = load(&services, id).await?;
+    json(
+        StatusCode::OK,
+        &OrganizationView {
+            organization,
+            role: membership.role,
+        },
+    )
+}
+
+/// Deletes an organization and its memberships (owners only). The audit
+/// log stays: it records the deletion too.
+pub async fn delete(services: Arc<Services>, request: Request) -> HandlerResult {
+    let meta = RequestMeta::of(&request)?;
+    let id = path_param(&request, "id")?;
+    let table = services.table()?;
+    let membership = guard::require(table, &meta.caller, id, Role::Owner).await;
+    deny_audited(&services, &meta, id, "organization.deleted", membership).await?;
+    // The organization item goes first, with the audit entry: from then on
+    // the organization is gone for everyone, even if member clean-up retries.
+    table
+        .transact(vec![
+            Write::Delete {
+                key: key(id),
+                condition: Some(Condition::Exists),
+            },
+            audit::record(
+                &meta,
+                id,
+                "organization.deleted",
+                Target {
+                    kind: "organization",
+                    id,
+                },
+            )?,
+        ])
+        .await?;
+    let mut cursor: Option<Cursor> = None;
+    loop {
+        let page = table
+            .query(
+                &Query::partition(format!("ORG#{id}"))
+                    .limit(25)
+                    .after(cursor.take()),
+            )
+            .await?;
+        for item in &page.items {
+            table.delete(&Key::of(item)?, None).await?;
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    announce(
+        &services,
+        vec![DomainEvent::new(
+            "foundation",
+            "organization.deleted",
+            json!({"organization_id": id, "deleted_by": meta.caller.sub}),
+        )],
+    )
+    .await;
+    let mut response = lambda_http::Response::new(lambda_http::Body::Empty);
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    Ok(response)
+}
+
+/// Passes a guard's verdict through; a member refused for their role leaves
+/// a `denied` entry in the audit log first.
+pub async fn deny_audited(
+    services: &Services,
+    meta: &RequestMeta,
+    organization_id: &str,
+    action: &str,
+    verdict: Result<Membership, ApiError>,
+) -> Result<Membership, ApiError> {
+    if let Err(ApiError::Forbidden) = &verdict {
+        let entry = audit::denied(
+            meta,
+            organization_id,
+            action,
+            Target {
+                kind: "organization",
+                id: organization_id,
+            },
+        )?;
+        services
+            .table()?
+            .put(entry, Some(Condition::Absent))
+            .await?;
+    }
+    verdict
+}
