@@ -128,6 +128,68 @@ impl TestApp {
             "{}@example.com",
             ulid::Ulid::generate().to_string().to_lowercase()
         );
+        self.signed_up_user_with(&email).await
+    }
+
+    /// An organization created by `owner`; gives its id.
+    pub async fn organization(&self, owner: &User, name: &str) -> String {
+        let (status, body) = self
+            .json(
+                Method::POST,
+                "/api/v1/foundation/organizations/",
+                Some(json!({"name": name})),
+                Some(&owner.access),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_str().expect("id").to_string()
+    }
+
+    /// A new user who joined `org` with `role` through an invitation by `admin`.
+    pub async fn member(&self, org: &str, admin: &User, role: &str) -> User {
+        let email = format!(
+            "{}@example.com",
+            ulid::Ulid::generate().to_string().to_lowercase()
+        );
+        let (status, invitation) = self
+            .json(
+                Method::POST,
+                &format!("/api/v1/foundation/organizations/{org}/invitations/"),
+                Some(json!({"email": email, "role": role})),
+                Some(&admin.access),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{invitation}");
+        let user = self.signed_up_user_with(&email).await;
+        let (status, body) = self
+            .json(
+                Method::POST,
+                "/api/v1/foundation/invitations/accept/",
+                Some(json!({"token": invitation["token"]})),
+                Some(&user.access),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        user
+    }
+
+    /// The organization's audit entries, newest first, as `admin` sees them.
+    pub async fn audit(&self, org: &str, admin: &User, query: &str) -> Vec<Value> {
+        let (status, body) = self
+            .json(
+                Method::GET,
+                &format!("/api/v1/foundation/organizations/{org}/audit/?{query}"),
+                None,
+                Some(&admin.access),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["items"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Registers `email`, confirms it where needed and signs in.
+    pub async fn signed_up_user_with(&self, email: &str) -> User {
+        let email = email.to_string();
         let (status, body) = self
             .json(
                 Method::POST,

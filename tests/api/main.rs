@@ -9,5 +9,6 @@ mod helpers;
 mod authorizer;
 mod contract;
 mod docs;
+mod organizations;
 mod smoke;
 mod workers;

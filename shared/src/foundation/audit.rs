@@ -136,6 +136,7 @@ struct Filters {
     action: Option<String>,
     target_type: Option<String>,
     target_id: Option<String>,
+    outcome: Option<String>,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
 }
@@ -163,6 +164,7 @@ impl Filters {
             action: text("action"),
             target_type: text("target_type"),
             target_id: text("target_id"),
+            outcome: text("outcome"),
             from,
             to,
         })
@@ -174,6 +176,7 @@ impl Filters {
             && same(&self.action, &entry.action)
             && same(&self.target_type, &entry.target_type)
             && same(&self.target_id, &entry.target_id)
+            && same(&self.outcome, &entry.outcome)
     }
 
     /// The time range as a sort key range: entry ids are ULIDs, whose first
@@ -195,7 +198,8 @@ impl Filters {
 }
 
 /// `GET /organizations/{id}/audit/`: entries newest first, filtered by
-/// actor, action, target and time range (admins and owners).
+/// `actor`, `action`, `target_type`, `target_id`, `outcome` and the time range
+/// `from`/`to` (RFC 3339), in pages (admins and owners).
 pub async fn list(services: Arc<Services>, request: Request) -> HandlerResult {
     let meta = RequestMeta::of(&request)?;
     let id = path_param(&request, "id")?;
