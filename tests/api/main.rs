@@ -10,5 +10,6 @@ mod authorizer;
 mod contract;
 mod docs;
 mod organizations;
+mod roles;
 mod smoke;
 mod workers;
