@@ -8,6 +8,7 @@ use std::time::Duration;
 use nocode::gateway::{self, GatewayBackend, GatewayConfig, RunningGateway, WorkerSettings};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use shared::adapters::embedded::identity::{MessageKind, latest_code};
 use shared::config::EmbeddedSettings;
 use shared::services::Services;
 
@@ -41,9 +42,23 @@ fn workers() -> WorkerSettings {
 impl TestApp {
     /// The gateway on embedded backends in a fresh folder.
     pub async fn embedded() -> Self {
+        Self::embedded_with(|_| {}).await
+    }
+
+    /// The same, with settings changed first (say, no auto-confirm).
+    pub async fn embedded_with(change: impl FnOnce(&mut EmbeddedSettings)) -> Self {
         let dir = tempfile::tempdir().expect("data folder");
-        let settings = EmbeddedSettings::new(dir.path());
+        let mut settings = EmbeddedSettings::new(dir.path());
+        change(&mut settings);
         Self::start(GatewayBackend::Embedded(settings), Some(dir)).await
+    }
+
+    /// The latest code the embedded pool e-mailed to `to`.
+    pub fn code_sent_to(&self, to: &str, kind: MessageKind) -> String {
+        let dir = self.data_dir.as_ref().expect("an embedded app").path();
+        latest_code(dir, to, kind)
+            .expect("read the outbox")
+            .expect("a code in the outbox")
     }
 
     /// The gateway on the AWS adapters, against fresh resources on moto.

@@ -6,6 +6,7 @@ mod support;
 
 mod helpers;
 
+mod accounts;
 mod authorizer;
 mod contract;
 mod docs;

@@ -187,3 +187,219 @@ pub async fn logout(services: Arc<Services>, request: Request) -> HandlerResult 
     *response.status_mut() = StatusCode::NO_CONTENT;
     Ok(response)
 }
+
+/// `POST …/auth/confirm/`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmRequest {
+    /// The e-mail address signed up with.
+    pub email: String,
+    /// The code e-mailed at sign-up.
+    pub code: String,
+}
+
+/// `POST …/auth/resend-code/` and `…/password/forgot/`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailRequest {
+    /// The e-mail address.
+    pub email: String,
+}
+
+/// Where a code was sent.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DeliveryResponse {
+    /// `EMAIL`.
+    pub medium: String,
+    /// The masked address.
+    pub destination: String,
+}
+
+/// `POST …/auth/refresh/`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    /// The refresh token from sign-in.
+    pub refresh: String,
+}
+
+/// New tokens from a refresh.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RefreshResponse {
+    /// The new access token.
+    pub access: String,
+    /// The new id token.
+    pub id_token: String,
+    /// Seconds until `access` expires.
+    pub expires_in: u64,
+}
+
+/// `POST …/auth/password/reset/`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    /// The e-mail address.
+    pub email: String,
+    /// The code e-mailed by `password/forgot/`.
+    pub code: String,
+    /// The new password.
+    pub new_password: String,
+}
+
+/// `POST …/auth/password/change/`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    /// The current password.
+    pub old_password: String,
+    /// The new password.
+    pub new_password: String,
+}
+
+fn code(value: &str, errors: &mut Vec<FieldError>) {
+    let ok = !value.is_empty() && value.len() <= 64 && !value.chars().any(char::is_whitespace);
+    if !ok {
+        errors.push(FieldError::new("code", "is not a code we sent"));
+    }
+}
+
+fn no_content() -> HandlerResult {
+    let mut response = lambda_http::Response::new(lambda_http::Body::Empty);
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    Ok(response)
+}
+
+fn checked(errors: Vec<FieldError>) -> Result<(), ApiError> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Invalid(errors))
+    }
+}
+
+/// Confirms a sign-up with the e-mailed code; 204.
+pub async fn confirm(services: Arc<Services>, request: Request) -> HandlerResult {
+    let body: ConfirmRequest = json_body(&request, DEFAULT_BODY_LIMIT)?;
+    let mut errors = Vec::new();
+    let address = email(&body.email, &mut errors);
+    code(&body.code, &mut errors);
+    checked(errors)?;
+    let address = address.ok_or_else(|| ApiError::invalid("email", "is required"))?;
+    services
+        .identity()?
+        .confirm_sign_up(address.as_str(), &body.code)
+        .await?;
+    no_content()
+}
+
+/// Sends a new sign-up code.
+pub async fn resend_code(services: Arc<Services>, request: Request) -> HandlerResult {
+    let body: EmailRequest = json_body(&request, DEFAULT_BODY_LIMIT)?;
+    let address = Email::parse(&body.email).map_err(|why| ApiError::invalid("email", why))?;
+    let delivery = services.identity()?.resend_code(address.as_str()).await?;
+    json(
+        StatusCode::OK,
+        &DeliveryResponse {
+            medium: delivery.medium,
+            destination: delivery.destination,
+        },
+    )
+}
+
+/// New access and id tokens from a refresh token.
+pub async fn refresh(services: Arc<Services>, request: Request) -> HandlerResult {
+    let body: RefreshRequest = json_body(&request, DEFAULT_BODY_LIMIT)?;
+    if body.refresh.is_empty() || body.refresh.len() > 8192 {
+        return Err(ApiError::invalid("refresh", "is not a refresh token"));
+    }
+    let tokens = services
+        .identity()?
+        .refresh(&body.refresh)
+        .await
+        .map_err(|e| match e {
+            IdentityError::NotAuthorized => ApiError::InvalidCredentials,
+            other => other.into(),
+        })?;
+    json(
+        StatusCode::OK,
+        &RefreshResponse {
+            access: tokens.access_token,
+            id_token: tokens.id_token,
+            expires_in: tokens.expires_in,
+        },
+    )
+}
+
+/// Sends a password reset code.
+pub async fn forgot_password(services: Arc<Services>, request: Request) -> HandlerResult {
+    let body: EmailRequest = json_body(&request, DEFAULT_BODY_LIMIT)?;
+    let address = Email::parse(&body.email).map_err(|why| ApiError::invalid("email", why))?;
+    let delivery = services
+        .identity()?
+        .forgot_password(address.as_str())
+        .await?;
+    json(
+        StatusCode::OK,
+        &DeliveryResponse {
+            medium: delivery.medium,
+            destination: delivery.destination,
+        },
+    )
+}
+
+/// Sets a new password with the reset code; 204.
+pub async fn reset_password(services: Arc<Services>, request: Request) -> HandlerResult {
+    let body: ResetRequest = json_body(&request, DEFAULT_BODY_LIMIT)?;
+    let mut errors = Vec::new();
+    let address = email(&body.email, &mut errors);
+    code(&body.code, &mut errors);
+    if body.new_password.is_empty() || body.new_password.len() > MAX_PASSWORD {
+        errors.push(FieldError::new(
+            "new_password",
+            "is required, at most 256 bytes",
+        ));
+    }
+    checked(errors)?;
+    let address = address.ok_or_else(|| ApiError::invalid("email", "is required"))?;
+    services
+        .identity()?
+        .confirm_forgot_password(address.as_str(), &body.code, &body.new_password)
+        .await
+        .map_err(|e| match e {
+            IdentityError::InvalidPassword(why) => ApiError::invalid("new_password", why),
+            other => other.into(),
+        })?;
+    no_content()
+}
+
+/// Changes the signed-in user's password; 204.
+pub async fn change_password(services: Arc<Services>, request: Request) -> HandlerResult {
+    let body: ChangePasswordRequest = json_body(&request, DEFAULT_BODY_LIMIT)?;
+    let mut errors = Vec::new();
+    if body.old_password.is_empty() {
+        errors.push(FieldError::new("old_password", "is required"));
+    }
+    if body.new_password.is_empty() || body.new_password.len() > MAX_PASSWORD {
+        errors.push(FieldError::new(
+            "new_password",
+            "is required, at most 256 bytes",
+        ));
+    }
+    checked(errors)?;
+    services
+        .identity()?
+        .change_password(
+            access_token(&request)?,
+            &body.old_password,
+            &body.new_password,
+        )
+        .await
+        .map_err(|e| match e {
+            IdentityError::InvalidPassword(why) => ApiError::invalid("new_password", why),
+            IdentityError::NotAuthorized => {
+                ApiError::invalid("old_password", "is not your password")
+            }
+            other => other.into(),
+        })?;
+    no_content()
+}

@@ -1,0 +1,6 @@
+//! The `foundation-auth-password-reset` API function (see `shared::routes`).
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::run_api("foundation-auth-password-reset").await
+}
