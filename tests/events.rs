@@ -253,3 +253,26 @@ async fn a_scheduler_tick_shows_in_the_health_report() {
         .expect("the tick item exists");
     assert_eq!(item["ticks"], 1);
 }
+
+// -------------------------------------------------------------- Cognito
+
+#[tokio::test]
+async fn the_pre_sign_up_event_comes_back_confirming_the_user_and_email() {
+    let worker = routes::worker("foundation-pre-sign-up").expect("the pre-sign-up worker");
+    let Trigger::PreSignUp { handler } = worker.trigger else {
+        panic!("foundation-pre-sign-up is a pre-sign-up trigger");
+    };
+    let event: aws_lambda_events::cognito::CognitoEventUserPoolsPreSignup =
+        serde_json::from_str(&read("events/cognito/pre-sign-up.json")).expect("pre-sign-up.json");
+    assert!(!event.response.auto_confirm_user);
+    let services = Arc::new(Services::new("embedded"));
+    let answered = handler(services, event.clone())
+        .await
+        .expect("the trigger answers");
+    assert!(answered.response.auto_confirm_user && answered.response.auto_verify_email);
+    assert!(!answered.response.auto_verify_phone);
+    assert_eq!(
+        answered.request, event.request,
+        "the request is left as it was"
+    );
+}

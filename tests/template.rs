@@ -835,3 +835,34 @@ fn the_function_binaries_are_the_functions_of_the_route_table() {
     }
     assert_eq!(names, route_functions());
 }
+
+#[test]
+fn the_pre_sign_up_worker_is_the_pools_trigger_only_when_the_stack_auto_confirms() {
+    for worker in WORKERS {
+        let Trigger::PreSignUp { .. } = worker.trigger else {
+            continue;
+        };
+        let id = function_id(worker.function);
+        assert!(
+            events(&id).is_empty(),
+            "{id}: invoked by the pool, not by events"
+        );
+        assert_eq!(
+            props("UserPool")["LambdaConfig"]["PreSignUp"],
+            json!({"Fn::If": ["AutoConfirmSignUps", arn(&id), r#ref("AWS::NoValue")]})
+        );
+        let permission = resources()
+            .values()
+            .find(|r| {
+                r["Type"] == "AWS::Lambda::Permission"
+                    && r["Properties"]["FunctionName"] == arn(&id)
+            })
+            .expect("a permission for the pool to invoke it");
+        assert_eq!(permission["Condition"], "AutoConfirmSignUps");
+        assert_eq!(
+            permission["Properties"]["Principal"],
+            "cognito-idp.amazonaws.com"
+        );
+        assert_eq!(permission["Properties"]["SourceArn"], arn("UserPool"));
+    }
+}

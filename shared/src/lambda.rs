@@ -5,6 +5,7 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
+use aws_lambda_events::cognito::CognitoEventUserPoolsPreSignup;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -42,6 +43,15 @@ pub async fn run_worker(function: &str) -> Result<(), Error> {
                 let services = Arc::clone(&services);
                 async move { Ok::<_, Infallible>(handler(services, event.payload).await) }
             }))
+            .await
+        }
+        Trigger::PreSignUp { handler } => {
+            lambda_runtime::run(service_fn(
+                move |event: LambdaEvent<CognitoEventUserPoolsPreSignup>| {
+                    let services = Arc::clone(&services);
+                    async move { handler(services, event.payload).await.map_err(Error::from) }
+                },
+            ))
             .await
         }
         Trigger::Schedule { handler, .. } => {

@@ -10,6 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use aws_lambda_events::cognito::CognitoEventUserPoolsPreSignup;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_http::{Body, Request, Response};
@@ -26,6 +27,12 @@ pub type ApiHandler = fn(Arc<Services>, Request) -> BoxFuture<Response<Body>>;
 
 /// An SQS worker: answers which messages of the batch failed.
 pub type QueueHandler = fn(Arc<Services>, SqsEvent) -> BoxFuture<SqsBatchResponse>;
+
+/// A Cognito pre-sign-up trigger: answers the event with its response filled.
+pub type PreSignUpHandler = fn(
+    Arc<Services>,
+    CognitoEventUserPoolsPreSignup,
+) -> BoxFuture<Result<CognitoEventUserPoolsPreSignup, String>>;
 
 /// A scheduled worker: the error goes to the log and Lambda retries.
 pub type ScheduleHandler = fn(Arc<Services>, EventBridgeEvent) -> BoxFuture<Result<(), String>>;
@@ -101,6 +108,13 @@ pub enum Trigger {
         queue: &'static str,
         /// The handler.
         handler: QueueHandler,
+    },
+    /// The user pool's pre-sign-up hook (attached when the stack's
+    /// `AutoConfirm` parameter is true; the embedded pool has the setting
+    /// built in).
+    PreSignUp {
+        /// The handler.
+        handler: PreSignUpHandler,
     },
     /// A schedule (`rate(1 minute)` or `cron(…)`).
     Schedule {
@@ -464,6 +478,14 @@ pub static API: &[ApiRoute] = &[
 
 /// Every worker function.
 pub static WORKERS: &[WorkerRoute] = &[
+    WorkerRoute {
+        function: "foundation-pre-sign-up",
+        trigger: Trigger::PreSignUp {
+            handler: |services, event| Box::pin(auth::pre_sign_up(services, event)),
+        },
+        ports: &[],
+        summary: "Confirms sign-ups at once when the stack auto-confirms",
+    },
     WorkerRoute {
         function: "insights-ingest",
         trigger: Trigger::Queue {

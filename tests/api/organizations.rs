@@ -86,6 +86,17 @@ async fn an_organization_is_created_listed_read_renamed_and_deleted_with_audit()
         .call(Method::DELETE, &org_path(&org), None, Some(&owner.access))
         .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    // No member can read the log of a deleted organization any more; the
+    // entry is there all the same.
+    let log = app
+        .services
+        .table()
+        .expect("table")
+        .query(&shared::ports::table::Query::partition(format!("AUDIT#{org}")).backward())
+        .await
+        .expect("audit partition");
+    assert_eq!(log.items[0]["action"], "organization.deleted");
+    assert_eq!(log.items[0]["actor"], owner.id.as_str());
     let response = app
         .call(Method::GET, &org_path(&org), None, Some(&owner.access))
         .await;
@@ -479,6 +490,20 @@ async fn a_revoked_or_declined_invitation_cannot_be_accepted() {
         .call(Method::GET, &org_path(&org), None, Some(&decliner.access))
         .await;
     assert_problem(response, StatusCode::NOT_FOUND, "not_found").await;
+
+    let entries = app.audit(&org, &owner, "target_type=invitation").await;
+    assert_eq!(
+        actions(&entries),
+        [
+            "invitation.declined",
+            "invitation.created",
+            "invitation.revoked",
+            "invitation.created"
+        ]
+    );
+    assert_eq!(entries[0]["actor"], decliner.id.as_str());
+    // The refused accepts wrote nothing.
+    assert!(!actions(&app.audit(&org, &owner, "").await).contains(&"invitation.accepted"));
     app.stop().await;
 }
 
@@ -552,5 +577,54 @@ async fn the_audit_log_filters_by_actor_action_target_and_time_and_pages() {
     }
     assert_eq!(seen.len(), 3);
     let _: &User = &admin;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_organization_change_is_announced_as_a_domain_event() {
+    let app = TestApp::embedded().await;
+    let owner = app.signed_up_user().await;
+    let org = app.organization(&owner, "Events").await;
+    let (status, _) = app
+        .json(
+            Method::PATCH,
+            &org_path(&org),
+            Some(json!({"name": "Renamed"})),
+            Some(&owner.access),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let member = app.member(&org, &owner, "viewer").await;
+    let (status, _) = app
+        .json(
+            Method::PATCH,
+            &format!(
+                "/api/v1/foundation/organizations/{org}/members/{}",
+                member.id
+            ),
+            Some(json!({"role": "editor"})),
+            Some(&owner.access),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // The insights worker counts every event it receives, per organization.
+    let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let table = app.services.table().expect("table");
+    for (event, count) in [
+        ("organization.created", 1),
+        ("organization.updated", 1),
+        ("invitation.created", 1),
+        ("invitation.accepted", 1),
+        ("member.added", 2),
+        ("member.role_changed", 1),
+    ] {
+        let key = shared::insights::ingest::counter_key(&org, &day, event);
+        let seen = crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+            let item = table.get(&key).await.ok().flatten()?;
+            (item["count"] == count).then_some(())
+        })
+        .await;
+        assert!(seen.is_some(), "{event} was counted {count} time(s)");
+    }
     app.stop().await;
 }

@@ -53,6 +53,8 @@ pub fn spawn_all(
                 Trigger::Queue { queue, handler } => {
                     Some(tokio::spawn(poll(services, queue, handler, settings, stop)))
                 }
+                // The embedded pool confirms sign-ups by its own setting.
+                Trigger::PreSignUp { .. } => None,
                 Trigger::Schedule {
                     expression,
                     handler,

@@ -403,3 +403,14 @@ pub async fn change_password(services: Arc<Services>, request: Request) -> Handl
         })?;
     no_content()
 }
+
+/// The pre-sign-up trigger: confirms the account and its e-mail at once. The
+/// stack attaches it only when its `AutoConfirm` parameter is true.
+pub async fn pre_sign_up(
+    _services: Arc<Services>,
+    mut event: aws_lambda_events::cognito::CognitoEventUserPoolsPreSignup,
+) -> Result<aws_lambda_events::cognito::CognitoEventUserPoolsPreSignup, String> {
+    event.response.auto_confirm_user = true;
+    event.response.auto_verify_email = true;
+    Ok(event)
+}
