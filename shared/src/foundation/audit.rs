@@ -216,13 +216,7 @@ pub async fn list(services: Arc<Services>, request: Request) -> HandlerResult {
     // Filters on actor, action or target read on past non-matching entries;
     // the cursor points after the last entry read, matching or not.
     for _ in 0..MAX_PAGES_PER_REQUEST {
-        let page = table
-            .query(&query.clone().after(next.take()))
-            .await
-            .map_err(|e| match e {
-                TableError::InvalidCursor => ApiError::invalid("next", "not a cursor of this list"),
-                other => other.into(),
-            })?;
+        let page = table.query(&query.clone().after(next.take())).await?;
         let more = page.next.is_some();
         let count = page.items.len();
         for (index, item) in page.items.into_iter().enumerate() {

@@ -13,6 +13,7 @@ use super::email::Email;
 use super::users::UserView;
 use crate::http::{
     ApiError, DEFAULT_BODY_LIMIT, FieldError, HandlerResult, access_token, json, json_body,
+    no_content,
 };
 use crate::ports::events::DomainEvent;
 use crate::ports::identity::{IdentityError, SignUp};
@@ -183,9 +184,7 @@ pub async fn logout(services: Arc<Services>, request: Request) -> HandlerResult 
         .identity()?
         .global_sign_out(access_token(&request)?)
         .await?;
-    let mut response = lambda_http::Response::new(lambda_http::Body::Empty);
-    *response.status_mut() = StatusCode::NO_CONTENT;
-    Ok(response)
+    no_content()
 }
 
 /// `POST …/auth/confirm/`.
@@ -261,12 +260,6 @@ fn code(value: &str, errors: &mut Vec<FieldError>) {
     if !ok {
         errors.push(FieldError::new("code", "is not a code we sent"));
     }
-}
-
-fn no_content() -> HandlerResult {
-    let mut response = lambda_http::Response::new(lambda_http::Body::Empty);
-    *response.status_mut() = StatusCode::NO_CONTENT;
-    Ok(response)
 }
 
 fn checked(errors: Vec<FieldError>) -> Result<(), ApiError> {

@@ -6,9 +6,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::audit::{self, Target};
+use super::request::RequestMeta;
 use super::roles::Role;
 use crate::http::{ApiError, Caller};
-use crate::ports::table::{ItemTable, Key, from_item};
+use crate::ports::table::{Condition, ItemTable, Key, from_item};
+use crate::services::Services;
 
 /// A member item: `ORG#<org>` / `MEMBER#<user>`, indexed by user on gsi1.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,4 +54,49 @@ pub async fn require(
         return Err(ApiError::Forbidden);
     }
     Ok(membership)
+}
+
+/// The guard of a change: [`require`], and a member refused for their role
+/// leaves a `denied` entry of `action` in the organization's audit log.
+pub async fn authorize(
+    services: &Services,
+    meta: &RequestMeta,
+    organization_id: &str,
+    role: Role,
+    action: &str,
+) -> Result<Membership, ApiError> {
+    match require(services.table()?, &meta.caller, organization_id, role).await {
+        Err(ApiError::Forbidden) => Err(refuse(services, meta, organization_id, action).await),
+        verdict => verdict,
+    }
+}
+
+/// Refuses a change to a member (403) after auditing the refusal; for rules
+/// finer than a role, like "only owners grant owner".
+pub async fn refuse(
+    services: &Services,
+    meta: &RequestMeta,
+    organization_id: &str,
+    action: &str,
+) -> ApiError {
+    let recorded = async {
+        let entry = audit::denied(
+            meta,
+            organization_id,
+            action,
+            Target {
+                kind: "organization",
+                id: organization_id,
+            },
+        )?;
+        services
+            .table()?
+            .put(entry, Some(Condition::Absent))
+            .await?;
+        Ok::<_, ApiError>(())
+    };
+    match recorded.await {
+        Ok(()) => ApiError::Forbidden,
+        Err(error) => error,
+    }
 }

@@ -19,12 +19,12 @@ use sha2::{Digest, Sha256};
 use super::audit::{self, Target};
 use super::email::Email;
 use super::guard::{self, member_key};
-use super::organizations::{announce, deny_audited, member_item};
+use super::organizations::{announce, member_item};
 use super::request::RequestMeta;
 use super::roles::Role;
 use crate::http::{
-    ApiError, DEFAULT_BODY_LIMIT, HandlerResult, access_token, json, json_body, page_params,
-    path_param,
+    ApiError, DEFAULT_BODY_LIMIT, HandlerResult, access_token, json, json_body, no_content,
+    page_params, path_param,
 };
 use crate::ports::events::DomainEvent;
 use crate::ports::table::{
@@ -127,10 +127,9 @@ pub async fn create(services: Arc<Services>, request: Request) -> HandlerResult 
     let body: CreateInvitation = json_body(&request, DEFAULT_BODY_LIMIT)?;
     let email = Email::parse(&body.email).map_err(|why| ApiError::invalid("email", why))?;
     let action = "invitation.created";
-    let verdict = guard::require(services.table()?, &meta.caller, id, Role::Admin).await;
-    let me = deny_audited(&services, &meta, id, action, verdict).await?;
+    let me = guard::authorize(&services, &meta, id, Role::Admin, action).await?;
     if body.role == Role::Owner && me.role < Role::Owner {
-        deny_audited(&services, &meta, id, action, Err(ApiError::Forbidden)).await?;
+        return Err(guard::refuse(&services, &meta, id, action).await);
     }
     let token = crate::random::token();
     let now = Utc::now();
@@ -193,11 +192,7 @@ pub async fn list(services: Arc<Services>, request: Request) -> HandlerResult {
                 .limit(limit)
                 .after(cursor),
         )
-        .await
-        .map_err(|e| match e {
-            TableError::InvalidCursor => ApiError::invalid("next", "not a cursor of this list"),
-            other => other.into(),
-        })?;
+        .await?;
     let items = page
         .items
         .into_iter()
@@ -218,8 +213,7 @@ pub async fn revoke(services: Arc<Services>, request: Request) -> HandlerResult 
     let id = path_param(&request, "id")?;
     let invitation_id = path_param(&request, "invitation_id")?;
     let action = "invitation.revoked";
-    let verdict = guard::require(services.table()?, &meta.caller, id, Role::Admin).await;
-    deny_audited(&services, &meta, id, action, verdict).await?;
+    guard::authorize(&services, &meta, id, Role::Admin, action).await?;
     let table = services.table()?;
     if table.get(&key(id, invitation_id)).await?.is_none() {
         return Err(ApiError::NotFound);
@@ -235,12 +229,6 @@ pub async fn revoke(services: Arc<Services>, request: Request) -> HandlerResult 
     )
     .await?;
     no_content()
-}
-
-fn no_content() -> HandlerResult {
-    let mut response = lambda_http::Response::new(lambda_http::Body::Empty);
-    *response.status_mut() = StatusCode::NO_CONTENT;
-    Ok(response)
 }
 
 /// Moves a pending invitation to `status` with extra writes, all or nothing.

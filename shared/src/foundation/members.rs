@@ -11,11 +11,12 @@ use serde_json::json;
 
 use super::audit::{self, Target};
 use super::guard::{self, Membership, member_key};
-use super::organizations::{self, announce, deny_audited};
+use super::organizations::{self, announce};
 use super::request::RequestMeta;
 use super::roles::Role;
 use crate::http::{
-    ApiError, DEFAULT_BODY_LIMIT, HandlerResult, json, json_body, page_params, path_param,
+    ApiError, DEFAULT_BODY_LIMIT, HandlerResult, json, json_body, no_content, page_params,
+    path_param,
 };
 use crate::ports::events::DomainEvent;
 use crate::ports::table::{Condition, Query, TableError, Update, Write, from_item};
@@ -132,11 +133,7 @@ pub async fn list(services: Arc<Services>, request: Request) -> HandlerResult {
                 .limit(limit)
                 .after(cursor),
         )
-        .await
-        .map_err(|e| match e {
-            TableError::InvalidCursor => ApiError::invalid("next", "not a cursor of this list"),
-            other => other.into(),
-        })?;
+        .await?;
     let items = page
         .items
         .into_iter()
@@ -158,12 +155,11 @@ pub async fn change_role(services: Arc<Services>, request: Request) -> HandlerRe
     let user_id = path_param(&request, "user_id")?;
     let body: ChangeRole = json_body(&request, DEFAULT_BODY_LIMIT)?;
     let action = "member.role_changed";
-    let verdict = guard::require(services.table()?, &meta.caller, id, Role::Admin).await;
-    let me = deny_audited(&services, &meta, id, action, verdict).await?;
+    let me = guard::authorize(&services, &meta, id, Role::Admin, action).await?;
     let mut member = target(&services, id, user_id).await?;
     let touches_owner = member.role == Role::Owner || body.role == Role::Owner;
     if touches_owner && me.role < Role::Owner {
-        deny_audited(&services, &meta, id, action, Err(ApiError::Forbidden)).await?;
+        return Err(guard::refuse(&services, &meta, id, action).await);
     }
     if member.role == body.role {
         return json(StatusCode::OK, &MemberView::from(member));
@@ -242,23 +238,16 @@ async fn remove_member(
     Ok(())
 }
 
-fn no_content() -> HandlerResult {
-    let mut response = lambda_http::Response::new(lambda_http::Body::Empty);
-    *response.status_mut() = StatusCode::NO_CONTENT;
-    Ok(response)
-}
-
 /// Removes a member (admins; only owners remove owners).
 pub async fn remove(services: Arc<Services>, request: Request) -> HandlerResult {
     let meta = RequestMeta::of(&request)?;
     let id = path_param(&request, "id")?;
     let user_id = path_param(&request, "user_id")?;
     let action = "member.removed";
-    let verdict = guard::require(services.table()?, &meta.caller, id, Role::Admin).await;
-    let me = deny_audited(&services, &meta, id, action, verdict).await?;
+    let me = guard::authorize(&services, &meta, id, Role::Admin, action).await?;
     let member = target(&services, id, user_id).await?;
     if member.role == Role::Owner && me.role < Role::Owner {
-        deny_audited(&services, &meta, id, action, Err(ApiError::Forbidden)).await?;
+        return Err(guard::refuse(&services, &meta, id, action).await);
     }
     remove_member(&services, &meta, id, &member, action).await?;
     no_content()

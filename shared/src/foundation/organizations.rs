@@ -18,12 +18,12 @@ use super::guard::{self, Membership, member_key};
 use super::request::RequestMeta;
 use super::roles::Role;
 use crate::http::{
-    ApiError, DEFAULT_BODY_LIMIT, HandlerResult, access_token, json, json_body, page_params,
-    path_param,
+    ApiError, DEFAULT_BODY_LIMIT, HandlerResult, access_token, json, json_body, no_content,
+    page_params, path_param,
 };
 use crate::ports::events::DomainEvent;
 use crate::ports::table::{
-    Condition, Cursor, Index, Item, Key, Query, TableError, Update, Write, from_item, to_item,
+    Condition, Cursor, Index, Item, Key, Query, Update, Write, from_item, to_item,
 };
 use crate::services::Services;
 
@@ -233,10 +233,7 @@ pub async fn list(services: Arc<Services>, request: Request) -> HandlerResult {
         .begins_with("ORG#")
         .limit(limit)
         .after(cursor);
-    let page = table.query(&query).await.map_err(|e| match e {
-        TableError::InvalidCursor => ApiError::invalid("next", "not a cursor of this list"),
-        other => other.into(),
-    })?;
+    let page = table.query(&query).await?;
     let memberships: Vec<Membership> = page
         .items
         .into_iter()
@@ -297,8 +294,8 @@ pub async fn update(services: Arc<Services>, request: Request) -> HandlerResult 
     let body: UpdateOrganization = json_body(&request, DEFAULT_BODY_LIMIT)?;
     let name = parse_name(&body.name)?;
     let table = services.table()?;
-    let membership = guard::require(table, &meta.caller, id, Role::Admin).await;
-    let membership = deny_audited(&services, &meta, id, "organization.updated", membership).await?;
+    let membership =
+        guard::authorize(&services, &meta, id, Role::Admin, "organization.updated").await?;
     let current = load(&services, id).await?;
     let expected = body.version.unwrap_or(current.version);
     if expected != current.version {
@@ -353,8 +350,7 @@ pub async fn delete(services: Arc<Services>, request: Request) -> HandlerResult 
     let meta = RequestMeta::of(&request)?;
     let id = path_param(&request, "id")?;
     let table = services.table()?;
-    let membership = guard::require(table, &meta.caller, id, Role::Owner).await;
-    deny_audited(&services, &meta, id, "organization.deleted", membership).await?;
+    guard::authorize(&services, &meta, id, Role::Owner, "organization.deleted").await?;
     // The organization item goes first, with the audit entry: from then on
     // the organization is gone for everyone, even if member clean-up retries.
     table
@@ -400,34 +396,5 @@ pub async fn delete(services: Arc<Services>, request: Request) -> HandlerResult 
         )],
     )
     .await;
-    let mut response = lambda_http::Response::new(lambda_http::Body::Empty);
-    *response.status_mut() = StatusCode::NO_CONTENT;
-    Ok(response)
-}
-
-/// Passes a guard's verdict through; a member refused for their role leaves
-/// a `denied` entry in the audit log first.
-pub async fn deny_audited(
-    services: &Services,
-    meta: &RequestMeta,
-    organization_id: &str,
-    action: &str,
-    verdict: Result<Membership, ApiError>,
-) -> Result<Membership, ApiError> {
-    if let Err(ApiError::Forbidden) = &verdict {
-        let entry = audit::denied(
-            meta,
-            organization_id,
-            action,
-            Target {
-                kind: "organization",
-                id: organization_id,
-            },
-        )?;
-        services
-            .table()?
-            .put(entry, Some(Condition::Absent))
-            .await?;
-    }
-    verdict
+    no_content()
 }

@@ -28,6 +28,13 @@ pub fn json<T: Serialize>(status: StatusCode, body: &T) -> HandlerResult {
     Ok(response)
 }
 
+/// An empty 204 response.
+pub fn no_content() -> HandlerResult {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    Ok(response)
+}
+
 /// The problem+json response of an error. A 5xx's cause is logged here, with
 /// the request id, and nowhere else.
 pub fn problem(error: &ApiError, request_id: Option<&str>) -> Response<Body> {
