@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::audit::{self, Target};
 use super::email::Email;
-use super::guard::{self, member_key};
+use super::guard;
 use super::organizations::{announce, member_item};
 use super::request::RequestMeta;
 use super::roles::Role;
@@ -358,13 +358,6 @@ pub async fn accept(services: Arc<Services>, request: Request) -> HandlerResult 
         extra,
     )
     .await?;
-    debug_assert!(
-        services
-            .table()?
-            .get(&member_key(org, &meta.caller.sub))
-            .await
-            .is_ok()
-    );
     announce(
         &services,
         vec![
