@@ -243,6 +243,19 @@ impl Services {
             .ok_or_else(|| missing(Port::Identity))
     }
 
+    /// Publishes domain events after a committed change. A failure is logged,
+    /// not returned: the change itself stands, and answering an error would
+    /// invite a retry of something that already happened.
+    pub async fn announce(&self, events: Vec<crate::ports::events::DomainEvent>) {
+        let published = match self.events() {
+            Ok(bus) => bus.publish(&events).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(error) = published {
+            tracing::error!(%error, "domain events not published");
+        }
+    }
+
     /// Probes every built port, concurrently, in [`Port::ALL`] order.
     pub async fn probe(&self) -> Vec<(Port, Result<(), String>)> {
         macro_rules! probe {

@@ -23,6 +23,7 @@ use axum::routing::any;
 use shared::adapters::embedded::blobs::PRESIGNED_ROUTE;
 use shared::adapters::embedded::{EmbeddedBlobs, EmbeddedIdentity};
 use shared::config::{AwsSettings, EmbeddedSettings};
+use shared::http::ApiError;
 use shared::services::{Port, Services};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -130,12 +131,12 @@ async fn api(
 
 async fn presigned(State(state): State<AppState>, request: Request) -> Response {
     let Some(blobs) = state.blobs else {
-        return proxy::not_found();
+        return proxy::problem_response(&ApiError::NotFound);
     };
     let (parts, body) = request.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_UPLOAD).await {
         Ok(bytes) => bytes,
-        Err(_) => return proxy::not_found(),
+        Err(_) => return proxy::problem_response(&ApiError::TooLarge { limit: MAX_UPLOAD }),
     };
     let response = blobs
         .serve_presigned(axum::http::Request::from_parts(parts, bytes))

@@ -13,7 +13,7 @@ use aws_lambda_events::apigw::{
     ApiGatewayV2httpRequestContextHttpDescription,
 };
 use axum::body::Body as AxumBody;
-use axum::http::{HeaderValue, Request, Response, StatusCode, header};
+use axum::http::{HeaderValue, Request, Response, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
@@ -192,8 +192,6 @@ fn payload_v2(
 }
 
 /// A problem response for requests that never reach the route table.
-pub fn not_found() -> Response<AxumBody> {
-    let mut response = to_axum(problem(&ApiError::NotFound, None));
-    *response.status_mut() = StatusCode::NOT_FOUND;
-    response
+pub fn problem_response(error: &ApiError) -> Response<AxumBody> {
+    to_axum(problem(error, None))
 }

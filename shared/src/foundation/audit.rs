@@ -11,7 +11,6 @@ use chrono::{DateTime, Utc};
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::guard;
 use super::request::RequestMeta;
@@ -19,7 +18,9 @@ use super::roles::Role;
 use crate::http::{
     ApiError, FieldError, HandlerResult, json, page_params, path_param, query_param,
 };
-use crate::ports::table::{Cursor, Item, Query, SortRange, TableError, Write, from_item, to_item};
+use crate::ports::table::{
+    Cursor, Item, Key, Query, SortRange, TableError, Write, from_item, to_keyed_item,
+};
 use crate::services::Services;
 
 /// Pages read at most to fill one filtered page.
@@ -88,13 +89,10 @@ fn entry(
 }
 
 fn as_item(entry: &AuditEntry) -> Result<Item, TableError> {
-    let mut item = to_item(entry)?;
-    item.insert(
-        "pk".into(),
-        Value::String(partition(&entry.organization_id)),
-    );
-    item.insert("sk".into(), Value::String(entry.id.clone()));
-    Ok(item)
+    to_keyed_item(
+        entry,
+        Key::new(partition(&entry.organization_id), entry.id.clone()),
+    )
 }
 
 /// The write that records a successful change; put it in the change's transaction.

@@ -124,14 +124,12 @@ pub async fn register(services: Arc<Services>, request: Request) -> HandlerResul
         })
         .await?;
     services
-        .events()?
-        .publish(&[DomainEvent::new(
+        .announce(vec![DomainEvent::new(
             "foundation",
             "user.registered",
             json!({"user_id": signed_up.sub}),
         )])
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .await;
     json(
         StatusCode::CREATED,
         &RegisterResponse {

@@ -10,7 +10,9 @@ use super::audit::{self, Target};
 use super::request::RequestMeta;
 use super::roles::Role;
 use crate::http::{ApiError, Caller};
-use crate::ports::table::{Condition, ItemTable, Key, from_item};
+use serde_json::json;
+
+use crate::ports::table::{Condition, Item, ItemTable, Key, from_item, to_keyed_item};
 use crate::services::Services;
 
 /// A member item: `ORG#<org>` / `MEMBER#<user>`, indexed by user on gsi1.
@@ -36,6 +38,17 @@ pub fn member_key(organization_id: &str, user_id: &str) -> Key {
         format!("ORG#{organization_id}"),
         format!("MEMBER#{user_id}"),
     )
+}
+
+/// A member item, indexed by user so "my organizations" is one query.
+pub fn member_item(member: &Membership) -> Result<Item, ApiError> {
+    let mut item = to_keyed_item(member, member_key(&member.organization_id, &member.user_id))?;
+    item.insert("gsi1pk".into(), json!(format!("USER#{}", member.user_id)));
+    item.insert(
+        "gsi1sk".into(),
+        json!(format!("ORG#{}", member.organization_id)),
+    );
+    Ok(item)
 }
 
 /// The caller's membership, if the caller has at least `role`.

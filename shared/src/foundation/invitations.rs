@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use super::audit::{self, Target};
 use super::email::Email;
 use super::guard;
-use super::organizations::{announce, member_item};
+use super::guard::member_item;
 use super::request::RequestMeta;
 use super::roles::Role;
 use crate::http::{
@@ -28,7 +28,7 @@ use crate::http::{
 };
 use crate::ports::events::DomainEvent;
 use crate::ports::table::{
-    CancelReason, Condition, Index, Key, Query, TableError, Update, Write, from_item, to_item,
+    CancelReason, Condition, Index, Key, Query, TableError, Update, Write, from_item, to_keyed_item,
 };
 use crate::services::Services;
 
@@ -107,10 +107,7 @@ fn token_hash(token: &str) -> String {
 }
 
 fn item(invitation: &Invitation, hash: &str) -> Result<crate::ports::table::Item, ApiError> {
-    let mut item = to_item(invitation)?;
-    let k = key(&invitation.organization_id, &invitation.id);
-    item.insert("pk".into(), Value::String(k.pk));
-    item.insert("sk".into(), Value::String(k.sk));
+    let mut item = to_keyed_item(invitation, key(&invitation.organization_id, &invitation.id))?;
     item.insert("gsi2pk".into(), Value::String(format!("INVITE#{hash}")));
     item.insert("gsi2sk".into(), Value::String("INVITE".into()));
     Ok(item)
@@ -163,15 +160,13 @@ pub async fn create(services: Arc<Services>, request: Request) -> HandlerResult 
             )?,
         ])
         .await?;
-    announce(
-        &services,
-        vec![DomainEvent::new(
+    services
+        .announce(vec![DomainEvent::new(
             "foundation",
             action,
             json!({"organization_id": id, "invitation_id": invitation.id, "role": invitation.role}),
-        )],
-    )
-    .await;
+        )])
+        .await;
     json(
         StatusCode::CREATED,
         &CreatedInvitation { invitation, token },
@@ -358,9 +353,7 @@ pub async fn accept(services: Arc<Services>, request: Request) -> HandlerResult 
         extra,
     )
     .await?;
-    announce(
-        &services,
-        vec![
+    services.announce(vec![
             DomainEvent::new(
                 "foundation",
                 "invitation.accepted",
@@ -391,14 +384,12 @@ pub async fn decline(services: Arc<Services>, request: Request) -> HandlerResult
         vec![],
     )
     .await?;
-    announce(
-        &services,
-        vec![DomainEvent::new(
+    services
+        .announce(vec![DomainEvent::new(
             "foundation",
             "invitation.declined",
             json!({"organization_id": org, "invitation_id": invitation.id}),
-        )],
-    )
-    .await;
+        )])
+        .await;
     no_content()
 }

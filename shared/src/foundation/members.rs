@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::audit::{self, Target};
 use super::guard::{self, Membership, member_key};
-use super::organizations::{self, announce};
+use super::organizations;
 use super::request::RequestMeta;
 use super::roles::Role;
 use crate::http::{
@@ -188,15 +188,13 @@ pub async fn change_role(services: Arc<Services>, request: Request) -> HandlerRe
     writes.extend(count);
     commit(&services, writes, count_at).await?;
     member.version += 1;
-    announce(
-        &services,
-        vec![DomainEvent::new(
+    services
+        .announce(vec![DomainEvent::new(
             "foundation",
             action,
             json!({"organization_id": id, "user_id": user_id, "from": previous, "to": body.role}),
-        )],
-    )
-    .await;
+        )])
+        .await;
     json(StatusCode::OK, &MemberView::from(member))
 }
 
@@ -226,15 +224,13 @@ async fn remove_member(
     let count_at = count.as_ref().map(|_| writes.len());
     writes.extend(count);
     commit(services, writes, count_at).await?;
-    announce(
-        services,
-        vec![DomainEvent::new(
+    services
+        .announce(vec![DomainEvent::new(
             "foundation",
             action,
             json!({"organization_id": organization_id, "user_id": member.user_id}),
-        )],
-    )
-    .await;
+        )])
+        .await;
     Ok(())
 }
 

@@ -11,10 +11,10 @@ use chrono::{SecondsFormat, Utc};
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::audit::{self, Target};
-use super::guard::{self, Membership, member_key};
+use super::guard::{self, Membership, member_item};
 use super::request::RequestMeta;
 use super::roles::Role;
 use crate::http::{
@@ -23,7 +23,7 @@ use crate::http::{
 };
 use crate::ports::events::DomainEvent;
 use crate::ports::table::{
-    Condition, Cursor, Index, Item, Key, Query, Update, Write, from_item, to_item,
+    Condition, Cursor, Index, Key, Query, Update, Write, from_item, to_keyed_item,
 };
 use crate::services::Services;
 
@@ -107,26 +107,6 @@ pub fn parse_name(name: &str) -> Result<String, ApiError> {
     Ok(name.to_string())
 }
 
-fn with_key(mut item: Item, key: Key) -> Item {
-    item.insert("pk".into(), Value::String(key.pk));
-    item.insert("sk".into(), Value::String(key.sk));
-    item
-}
-
-/// A member item, indexed by user so "my organizations" is one query.
-pub fn member_item(member: &Membership) -> Result<Item, ApiError> {
-    let mut item = with_key(
-        to_item(member)?,
-        member_key(&member.organization_id, &member.user_id),
-    );
-    item.insert("gsi1pk".into(), json!(format!("USER#{}", member.user_id)));
-    item.insert(
-        "gsi1sk".into(),
-        json!(format!("ORG#{}", member.organization_id)),
-    );
-    Ok(item)
-}
-
 /// Reads an organization that must exist (a member can see it).
 pub async fn load(services: &Services, id: &str) -> Result<Organization, ApiError> {
     let item = services
@@ -135,18 +115,6 @@ pub async fn load(services: &Services, id: &str) -> Result<Organization, ApiErro
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(from_item(item)?)
-}
-
-/// Publishes events after a committed change; a failure is logged, not
-/// returned, since the change itself stands.
-pub async fn announce(services: &Services, events: Vec<DomainEvent>) {
-    let published = match services.events() {
-        Ok(bus) => bus.publish(&events).await.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    if let Err(error) = published {
-        tracing::error!(%error, "domain events not published");
-    }
 }
 
 /// Creates an organization; the caller becomes its owner.
@@ -180,7 +148,7 @@ pub async fn create(services: Arc<Services>, request: Request) -> HandlerResult 
         .table()?
         .transact(vec![
             Write::Put {
-                item: with_key(to_item(&organization)?, key(&id)),
+                item: to_keyed_item(&organization, key(&id))?,
                 condition: Some(Condition::Absent),
             },
             Write::Put {
@@ -198,9 +166,8 @@ pub async fn create(services: Arc<Services>, request: Request) -> HandlerResult 
             )?,
         ])
         .await?;
-    announce(
-        &services,
-        vec![
+    services
+        .announce(vec![
             DomainEvent::new(
                 "foundation",
                 "organization.created",
@@ -211,9 +178,8 @@ pub async fn create(services: Arc<Services>, request: Request) -> HandlerResult 
                 "member.added",
                 json!({"organization_id": id, "user_id": meta.caller.sub, "role": "owner"}),
             ),
-        ],
-    )
-    .await;
+        ])
+        .await;
     json(
         StatusCode::CREATED,
         &OrganizationView {
@@ -325,15 +291,13 @@ pub async fn update(services: Arc<Services>, request: Request) -> HandlerResult 
         Err(e) if e.failed_write() == Some(0) => return Err(ApiError::StaleVersion),
         Err(e) => return Err(e.into()),
     }
-    announce(
-        &services,
-        vec![DomainEvent::new(
+    services
+        .announce(vec![DomainEvent::new(
             "foundation",
             "organization.updated",
             json!({"organization_id": id, "updated_by": meta.caller.sub}),
-        )],
-    )
-    .await;
+        )])
+        .await;
     let organization = load(&services, id).await?;
     json(
         StatusCode::OK,
@@ -387,14 +351,12 @@ pub async fn delete(services: Arc<Services>, request: Request) -> HandlerResult 
             None => break,
         }
     }
-    announce(
-        &services,
-        vec![DomainEvent::new(
+    services
+        .announce(vec![DomainEvent::new(
             "foundation",
             "organization.deleted",
             json!({"organization_id": id, "deleted_by": meta.caller.sub}),
-        )],
-    )
-    .await;
+        )])
+        .await;
     no_content()
 }

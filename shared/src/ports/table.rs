@@ -727,6 +727,14 @@ pub fn to_item<T: Serialize>(value: &T) -> TableResult<Item> {
     }
 }
 
+/// Converts a serde value into an item stored under `key`.
+pub fn to_keyed_item<T: Serialize>(value: &T, key: Key) -> TableResult<Item> {
+    let mut item = to_item(value)?;
+    item.insert(PK.into(), Value::String(key.pk));
+    item.insert(SK.into(), Value::String(key.sk));
+    Ok(item)
+}
+
 /// Converts an item into a serde value.
 pub fn from_item<T: DeserializeOwned>(item: Item) -> TableResult<T> {
     serde_json::from_value(Value::Object(item))
