@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use crate::adapters::embedded::outbox::Outbox;
 use crate::adapters::{aws, embedded};
 use crate::config::{AwsSettings, Backend, EmbeddedSettings};
 use crate::http::ApiError;
@@ -79,6 +80,7 @@ pub struct Services {
     queue: Option<Arc<dyn Queue>>,
     events: Option<Arc<dyn EventBus>>,
     identity: Option<Arc<dyn Identity>>,
+    outbox: Option<Arc<Outbox>>,
 }
 
 impl std::fmt::Debug for Services {
@@ -121,6 +123,7 @@ impl Services {
     pub async fn embedded(settings: &EmbeddedSettings, ports: &[Port]) -> Result<Self, StartError> {
         let mut services = Self::new("embedded");
         let dir = settings.data_dir.as_path();
+        services.outbox = Some(Arc::new(Outbox::new(dir)));
         if ports.contains(&Port::Table) {
             let table = embedded::EmbeddedTable::open(dir)
                 .map_err(|e| start_error(Port::Table)(e.to_string()))?;
@@ -195,6 +198,12 @@ impl Services {
     pub fn with_blobs(mut self, blobs: Arc<dyn BlobStore>) -> Self {
         self.blobs = Some(blobs);
         self
+    }
+
+    /// Where mail the platform sends itself lands on one machine; `None` on
+    /// AWS, where no mail service is wired yet (Cognito sends its own codes).
+    pub fn outbox(&self) -> Option<&Outbox> {
+        self.outbox.as_deref()
     }
 
     /// `embedded` or `aws`.

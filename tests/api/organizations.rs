@@ -3,6 +3,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use shared::adapters::embedded::outbox::MessageKind;
+
 use crate::helpers::{TestApp, User, assert_problem};
 
 fn org_path(org: &str) -> String {
@@ -389,6 +391,11 @@ async fn an_invitation_is_accepted_once_by_its_addressee_only() {
         .await;
     assert_problem(response, StatusCode::NOT_FOUND, "not_found").await;
 
+    // The invitee's mail carries the same token.
+    assert_eq!(
+        app.code_sent_to(&invitee_email, MessageKind::Invitation),
+        token
+    );
     let invitee = app.signed_up_user_with(&invitee_email).await;
     let (status, member) = app
         .json(

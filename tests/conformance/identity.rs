@@ -169,6 +169,7 @@ impl Pool {
                     .expect("code store")
                     .clone()
                     .expect("moto returned no reset code"),
+                MessageKind::Invitation => panic!("the pool never sends invitations"),
             },
         }
     }

@@ -22,6 +22,7 @@ use super::guard;
 use super::guard::member_item;
 use super::request::RequestMeta;
 use super::roles::Role;
+use crate::adapters::embedded::outbox::MessageKind;
 use crate::http::{
     ApiError, DEFAULT_BODY_LIMIT, HandlerResult, access_token, json, json_body, no_content,
     page_params, path_param,
@@ -167,10 +168,37 @@ pub async fn create(services: Arc<Services>, request: Request) -> HandlerResult 
             json!({"organization_id": id, "invitation_id": invitation.id, "role": invitation.role}),
         )])
         .await;
+    mail(&services, &invitation, &token).await;
     json(
         StatusCode::CREATED,
         &CreatedInvitation { invitation, token },
     )
+}
+
+/// Mails the token to the invitee where the platform delivers mail itself
+/// (the local outbox). A failure is logged: the invitation stands and the
+/// inviting admin holds the token too.
+async fn mail(services: &Services, invitation: &Invitation, token: &str) {
+    let Some(outbox) = services.outbox() else {
+        return;
+    };
+    let organization = super::organizations::load(services, &invitation.organization_id)
+        .await
+        .map(|o| o.name)
+        .unwrap_or_else(|_| "an organization".into());
+    let subject = format!(
+        "You are invited to join {organization} as {}",
+        invitation.role.as_str()
+    );
+    if let Err(error) = outbox.write(
+        &invitation.email,
+        &subject,
+        MessageKind::Invitation,
+        token,
+        Utc::now(),
+    ) {
+        tracing::error!(%error, invitation_id = invitation.id, "invitation mail not written");
+    }
 }
 
 /// Lists invitations (admins).

@@ -22,8 +22,8 @@
 //!   confirming a code says `CodeMismatch`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
@@ -38,6 +38,8 @@ use rsa::traits::PublicKeyParts;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub use super::outbox::{MessageKind, OutboxMessage, latest_code, outbox};
+use super::outbox::{Outbox, mask};
 use super::{blocking, secrets};
 use crate::config::EmbeddedSettings;
 use crate::ports::identity::{
@@ -92,7 +94,7 @@ struct Inner {
     jwks: serde_json::Value,
     clock: Clock,
     // Outbox file names sort in sending order, even within a millisecond.
-    outbox_ids: Mutex<ulid::Generator>,
+    outbox: Outbox,
 }
 
 impl std::fmt::Debug for EmbeddedIdentity {
@@ -306,90 +308,6 @@ struct IdToken<'a> {
     jti: String,
 }
 
-/// Which code a message carries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MessageKind {
-    /// The code that confirms a sign-up.
-    ConfirmSignUp,
-    /// The code that sets a new password.
-    ForgotPassword,
-}
-
-/// An e-mail the pool would have sent, as kept in `<data>/outbox/`.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OutboxMessage {
-    /// The recipient's address.
-    pub to: String,
-    /// The subject line.
-    pub subject: String,
-    /// What the code is for.
-    pub kind: MessageKind,
-    /// The code.
-    pub code: String,
-    /// When it was sent.
-    pub sent_at: DateTime<Utc>,
-}
-
-// Codes are secrets: debug output leaves them out.
-impl std::fmt::Debug for OutboxMessage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OutboxMessage")
-            .field("to", &self.to)
-            .field("subject", &self.subject)
-            .field("kind", &self.kind)
-            .field("sent_at", &self.sent_at)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Every message in `<data_dir>/outbox/`, oldest first; none when the folder
-/// does not exist yet.
-pub fn outbox(data_dir: &Path) -> std::io::Result<Vec<OutboxMessage>> {
-    let dir = data_dir.join("outbox");
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let mut names = Vec::new();
-    for entry in entries {
-        let name = entry?.file_name().to_string_lossy().into_owned();
-        // Dot files are messages still being written.
-        if !name.starts_with('.') && name.ends_with(".json") {
-            names.push(name);
-        }
-    }
-    // ULID names sort in sending order.
-    names.sort();
-    names
-        .iter()
-        .map(|name| {
-            let bytes = std::fs::read(dir.join(name))?;
-            serde_json::from_slice(&bytes).map_err(|e| {
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("outbox message {name}: {e}"),
-                )
-            })
-        })
-        .collect()
-}
-
-/// The code of the latest message of `kind` sent to `to` (compared
-/// case-insensitively), if any.
-pub fn latest_code(
-    data_dir: &Path,
-    to: &str,
-    kind: MessageKind,
-) -> std::io::Result<Option<String>> {
-    Ok(outbox(data_dir)?
-        .into_iter()
-        .rev()
-        .find(|m| m.kind == kind && m.to.eq_ignore_ascii_case(to))
-        .map(|m| m.code))
-}
-
 fn backend(context: &str, error: impl std::fmt::Display) -> IdentityError {
     IdentityError::Backend(format!("{context}: {error}"))
 }
@@ -421,6 +339,7 @@ fn code_hash(sub: &str, kind: MessageKind, code: &str) -> String {
     let purpose: &[u8] = match kind {
         MessageKind::ConfirmSignUp => b"confirm_sign_up",
         MessageKind::ForgotPassword => b"forgot_password",
+        MessageKind::Invitation => b"invitation",
     };
     hex_sha256(&[sub.as_bytes(), purpose, code.as_bytes()])
 }
@@ -448,13 +367,6 @@ fn uuid_v4() -> String {
 /// The pool accepts the addresses the platform's `Email` type accepts.
 fn valid_email(email: &str) -> bool {
     crate::foundation::email::Email::parse(email).is_ok()
-}
-
-/// `alice@example.com` → `a***@e***`, as Cognito shows a destination.
-fn mask(email: &str) -> String {
-    let (local, domain) = email.split_once('@').unwrap_or((email, ""));
-    let first = |s: &str| s.chars().next().map(String::from).unwrap_or_default();
-    format!("{}***@{}***", first(local), first(domain))
 }
 
 fn delivery(email: &str) -> CodeDelivery {
@@ -567,7 +479,7 @@ impl Inner {
             kid,
             jwks,
             clock,
-            outbox_ids: Mutex::new(ulid::Generator::new()),
+            outbox: Outbox::new(&settings.data_dir),
         })
     }
 
@@ -653,31 +565,11 @@ impl Inner {
         let subject = match kind {
             MessageKind::ConfirmSignUp => "Your verification code",
             MessageKind::ForgotPassword => "Your password reset code",
+            MessageKind::Invitation => "You are invited",
         };
-        let message = OutboxMessage {
-            to: to.to_string(),
-            subject: subject.into(),
-            kind,
-            code: code.to_string(),
-            sent_at: (self.clock)(),
-        };
-        let id = {
-            let mut ids = self.outbox_ids.lock().map_err(|_| {
-                IdentityError::Backend("the outbox id generator is poisoned".into())
-            })?;
-            ids.generate()
-                .unwrap_or_else(|overflow| overflow.commit_overflow_increment())
-        };
-        let dir = self.data_dir.join("outbox");
-        let json =
-            serde_json::to_vec_pretty(&message).map_err(|e| backend("an outbox message", e))?;
-        let tmp = dir.join(format!(".{id}.json"));
-        std::fs::create_dir_all(&dir)
-            .and_then(|()| std::fs::write(&tmp, &json))
-            .and_then(|()| std::fs::rename(&tmp, dir.join(format!("{id}.json"))))
-            .map_err(|e| backend("writing to the outbox", e))?;
-        tracing::info!(to = %mask(to), kind = ?kind, "identity code sent to the outbox");
-        Ok(())
+        self.outbox
+            .write(to, subject, kind, code, (self.clock)())
+            .map_err(|e| backend("writing to the outbox", e))
     }
 
     // ---- tokens ----

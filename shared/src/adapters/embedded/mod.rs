@@ -12,6 +12,7 @@
 pub mod blobs;
 pub mod events;
 pub mod identity;
+pub mod outbox;
 pub mod queue;
 pub mod secrets;
 pub mod table;
