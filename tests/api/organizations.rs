@@ -511,6 +511,22 @@ async fn a_revoked_or_declined_invitation_cannot_be_accepted() {
     assert_eq!(entries[0]["actor"], decliner.id.as_str());
     // The refused accepts wrote nothing.
     assert!(!actions(&app.audit(&org, &owner, "").await).contains(&"invitation.accepted"));
+    // Both outcomes were announced.
+    let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let table = app.services.table().expect("table");
+    for event in ["invitation.revoked", "invitation.declined"] {
+        let key = shared::insights::ingest::counter_key(&org, &day, event);
+        let seen = crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+            table
+                .get(&key)
+                .await
+                .ok()
+                .flatten()
+                .filter(|i| i["count"] == 1)
+        })
+        .await;
+        assert!(seen.is_some(), "{event} was announced once");
+    }
     app.stop().await;
 }
 

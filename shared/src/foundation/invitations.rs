@@ -251,6 +251,13 @@ pub async fn revoke(services: Arc<Services>, request: Request) -> HandlerResult 
         vec![],
     )
     .await?;
+    services
+        .announce(vec![DomainEvent::new(
+            "foundation",
+            action,
+            json!({"organization_id": id, "invitation_id": invitation_id}),
+        )])
+        .await;
     no_content()
 }
 
