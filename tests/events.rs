@@ -44,7 +44,7 @@ async fn invoke_api(services: &Arc<Services>, file: &str) -> (String, Response<B
             request.uri().path()
         );
     };
-    let response = (route.handler)(Arc::clone(services), request).await;
+    let response = routes::shim::invoke(route, Arc::clone(services), request).await;
     (route.function.to_string(), response)
 }
 

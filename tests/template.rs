@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use shared::config::{Backend, env_suffix};
 use shared::ports::table::{Index, PK, SK};
 use shared::resources::{BUCKETS, PASSWORD_POLICY, QUEUES, RULES, dead_letter_name};
-use shared::routes::{API, Auth, Trigger, WORKERS};
+use shared::routes::{Trigger, api, workers};
 use shared::services::Port;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -142,9 +142,9 @@ fn set_of(value: &Value) -> BTreeSet<String> {
 }
 
 fn route_functions() -> BTreeSet<String> {
-    API.iter()
+    api()
         .map(|r| r.function)
-        .chain(WORKERS.iter().map(|w| w.function))
+        .chain(workers().map(|w| w.function))
         .map(str::to_string)
         .collect()
 }
@@ -153,7 +153,7 @@ fn route_functions() -> BTreeSet<String> {
 
 #[test]
 fn every_route_of_the_table_is_a_function_of_the_template() {
-    for route in API {
+    for route in api() {
         let id = function_id(route.function);
         assert_eq!(resource(&id)["Type"], "AWS::Serverless::Function", "{id}");
         let routes: BTreeSet<(String, String)> = events(&id)
@@ -166,14 +166,14 @@ fn every_route_of_the_table_is_a_function_of_the_template() {
                     "{id}: {name} is on the HTTP API"
                 );
                 let auth = &p["Auth"];
-                match route.auth {
-                    Auth::Public => assert_eq!(
+                match route.access.needs_token() {
+                    false => assert_eq!(
                         *auth,
                         json!({ "Authorizer": "NONE" }),
                         "{id}: {name} is public"
                     ),
                     // The API's default authorizer applies.
-                    Auth::SignedIn => assert!(auth.is_null(), "{id}: {name} overrides auth"),
+                    true => assert!(auth.is_null(), "{id}: {name} overrides auth"),
                 }
                 let method = p["Method"].as_str().unwrap_or_default().to_string();
                 let path = p["Path"].as_str().unwrap_or_default().to_string();
@@ -199,8 +199,7 @@ fn every_http_route_of_the_template_is_a_route_of_the_table() {
             let method = p["Method"].as_str().unwrap_or_default();
             let path = p["Path"].as_str().unwrap_or_default();
             let bare = path.strip_suffix('/').unwrap_or(path);
-            let route = API
-                .iter()
+            let route = api()
                 .find(|r| r.method == method && r.path == bare)
                 .unwrap_or_else(|| {
                     panic!("{id}.{name}: {method} {path} is not in the route table")
@@ -260,7 +259,7 @@ fn the_api_checks_cognito_access_tokens_unless_a_route_is_public() {
 
 #[test]
 fn every_queue_worker_reads_its_queue_and_reports_partial_failures() {
-    for worker in WORKERS {
+    for worker in workers() {
         let Trigger::Queue { queue, .. } = worker.trigger else {
             continue;
         };
@@ -283,7 +282,7 @@ fn every_queue_worker_reads_its_queue_and_reports_partial_failures() {
 #[test]
 fn a_queue_worker_finishes_before_its_messages_reappear() {
     let default_timeout = globals()["Timeout"].as_u64().expect("a global timeout");
-    for worker in WORKERS {
+    for worker in workers() {
         let Trigger::Queue { queue, .. } = worker.trigger else {
             continue;
         };
@@ -321,7 +320,7 @@ fn fill_scheduler_placeholders(input: &str, tick: &EventBridgeEvent<Value>) -> S
 fn every_scheduled_worker_runs_on_its_expression_with_an_event_it_can_read() {
     let tick: EventBridgeEvent<Value> =
         serde_json::from_str(&read("events/schedule/tick.json")).expect("tick.json");
-    for worker in WORKERS {
+    for worker in workers() {
         let Trigger::Schedule { expression, .. } = worker.trigger else {
             continue;
         };
@@ -467,10 +466,9 @@ fn actual_statements(id: &str) -> BTreeMap<String, Statement> {
 
 #[test]
 fn every_function_gets_exactly_the_iam_statements_of_its_ports() {
-    let functions = API
-        .iter()
+    let functions = api()
         .map(|r| (r.function, r.ports))
-        .chain(WORKERS.iter().map(|w| (w.function, w.ports)));
+        .chain(workers().map(|w| (w.function, w.ports)));
     for (function, ports) in functions {
         let id = function_id(function);
         assert_eq!(
@@ -838,7 +836,7 @@ fn the_function_binaries_are_the_functions_of_the_route_table() {
 
 #[test]
 fn the_pre_sign_up_worker_is_the_pools_trigger_only_when_the_stack_auto_confirms() {
-    for worker in WORKERS {
+    for worker in workers() {
         let Trigger::PreSignUp { .. } = worker.trigger else {
             continue;
         };

@@ -16,7 +16,34 @@ use serde_json::{Value, json};
 
 use crate::http::{HandlerResult, json};
 use crate::ports::table::{Key, Update};
-use crate::services::Services;
+use crate::routes::{Access, ApiRoute, BodySchema, Module, Trigger, WorkerRoute, plain};
+use crate::services::{Port, Services};
+
+/// The platform's own functions: health and the scheduler's tick.
+pub const MODULE: Module = Module {
+    name: "platform",
+    api: &[ApiRoute {
+        function: "health",
+        method: "GET",
+        path: "/api/v1/health",
+        access: Access::Public,
+        ports: &Port::ALL,
+        summary: "Version, backend and the status of each port",
+        request: None,
+        response: Some(BodySchema::of::<Health>()),
+        status: 200,
+        handler: plain!(get),
+    }],
+    workers: &[WorkerRoute {
+        function: "scheduler-tick",
+        trigger: Trigger::Schedule {
+            expression: "rate(1 minute)",
+            handler: |services, event| Box::pin(scheduler_tick(services, event)),
+        },
+        ports: &[Port::Table],
+        summary: "Runs once a minute; records the tick the health report shows",
+    }],
+};
 
 /// The platform's version, as built.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

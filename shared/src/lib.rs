@@ -17,3 +17,4 @@ pub mod resources;
 pub mod routes;
 pub mod schedule;
 pub mod services;
+pub mod tenancy;

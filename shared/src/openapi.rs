@@ -10,7 +10,7 @@ use utoipa::openapi::{Content, Info, OpenApi, OpenApiBuilder, Paths, Ref, Requir
 
 use crate::health::VERSION;
 use crate::http::problem::CONTENT_TYPE as PROBLEM;
-use crate::routes::{API, ApiRoute, Auth};
+use crate::routes::{ApiRoute, MODULES};
 
 const BEARER: &str = "bearer";
 
@@ -81,11 +81,14 @@ pub fn document() -> OpenApi {
             ),
         );
     let mut nested = Vec::new();
-    for route in API {
+    for (module, route) in MODULES
+        .iter()
+        .flat_map(|m| m.api.iter().map(move |r| (m.name, r)))
+    {
         let mut operation = OperationBuilder::new()
             .operation_id(Some(route.function))
             .summary(Some(route.summary))
-            .tag(route.module);
+            .tag(module);
         for name in path_params(route.path) {
             operation = operation.parameter(
                 ParameterBuilder::new()
@@ -124,17 +127,20 @@ pub fn document() -> OpenApi {
             }
             None => ResponseBuilder::new().description("Success").build(),
         };
-        let success_status = if route.method == "POST" { "201" } else { "200" };
         operation = operation
-            .response(success_status, success)
+            .response(route.status.to_string(), success)
             .response("400", problem_response("Malformed request"))
             .response("422", problem_response("Invalid input"))
             .response("500", problem_response("Internal error"));
-        if route.auth == Auth::SignedIn {
+        if route.access.needs_token() {
             operation = operation
                 .security(SecurityRequirement::new(BEARER, Vec::<String>::new()))
                 .response("401", problem_response("Not signed in"))
                 .response("404", problem_response("Not found, or not yours"));
+        }
+        if route.access.scope().is_some() {
+            operation =
+                operation.response("403", problem_response("Your role does not allow this"));
         }
         paths.add_path_operation(route.path, vec![method(route)], operation.build());
     }
@@ -164,15 +170,14 @@ mod tests {
         let mut operations = 0;
         for (path, item) in doc["paths"].as_object().expect("paths") {
             for (method, op) in item.as_object().expect("item") {
-                let route = API
-                    .iter()
+                let route = crate::routes::api()
                     .find(|r| r.path == path && r.method.eq_ignore_ascii_case(method))
                     .unwrap_or_else(|| panic!("{method} {path} is not in the table"));
                 assert_eq!(op["operationId"], route.function);
                 operations += 1;
             }
         }
-        assert_eq!(operations, API.len());
+        assert_eq!(operations, crate::routes::api().count());
         assert!(doc["components"]["schemas"]["Health"].is_object());
         assert!(doc["components"]["schemas"]["PortStatus"].is_object());
     }

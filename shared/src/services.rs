@@ -186,6 +186,21 @@ impl Services {
         Ok(services)
     }
 
+    /// The same backend with only `ports` (the gateway gives each route
+    /// exactly what it declares, as its Lambda function would build).
+    pub fn only(&self, ports: &[Port]) -> Self {
+        let keep = |port: Port| ports.contains(&port);
+        Self {
+            backend: self.backend,
+            table: self.table.clone().filter(|_| keep(Port::Table)),
+            blobs: self.blobs.clone().filter(|_| keep(Port::Blobs)),
+            queue: self.queue.clone().filter(|_| keep(Port::Queue)),
+            events: self.events.clone().filter(|_| keep(Port::Events)),
+            identity: self.identity.clone().filter(|_| keep(Port::Identity)),
+            outbox: self.outbox.clone(),
+        }
+    }
+
     /// Replaces the identity port (the gateway keeps the concrete embedded pool
     /// for its authorizer and shares it here).
     pub fn with_identity(mut self, identity: Arc<dyn Identity>) -> Self {

@@ -11,6 +11,7 @@ mod authorizer;
 mod contract;
 mod docs;
 mod organizations;
+mod ports;
 mod roles;
 mod smoke;
 mod workers;

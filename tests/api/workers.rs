@@ -61,16 +61,16 @@ async fn a_partial_batch_failure_redelivers_only_the_failed_messages() {
         retry_after: Duration::from_millis(300),
         tick_every: None,
     };
-    let handled = poll_once(&app.services, queue, failing_handler, settings).await;
+    let handled = poll_once(&app.services, queue, failing_handler, &[], settings).await;
     assert_eq!(handled, Ok(3));
     // Hidden for retry_after: nothing comes back at once.
     assert_eq!(
-        poll_once(&app.services, queue, failing_handler, settings).await,
+        poll_once(&app.services, queue, failing_handler, &[], settings).await,
         Ok(0)
     );
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(
-        poll_once(&app.services, queue, failing_handler, settings).await,
+        poll_once(&app.services, queue, failing_handler, &[], settings).await,
         Ok(1)
     );
     let seen = SEEN.lock().expect("seen").clone();

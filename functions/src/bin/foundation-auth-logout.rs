@@ -1,6 +1,4 @@
-//! The `foundation-auth-logout` API function (see `shared::routes`).
+//! The `foundation-auth-logout` Lambda function: its entry of the route table, by this
+//! binary's name (see `shared::routes`).
 
-#[tokio::main]
-async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::run_api("foundation-auth-logout").await
-}
+shared::function_main!();

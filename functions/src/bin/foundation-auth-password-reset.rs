@@ -1,6 +1,4 @@
-//! The `foundation-auth-password-reset` API function (see `shared::routes`).
+//! The `foundation-auth-password-reset` Lambda function: its entry of the route table, by this
+//! binary's name (see `shared::routes`).
 
-#[tokio::main]
-async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::run_api("foundation-auth-password-reset").await
-}
+shared::function_main!();

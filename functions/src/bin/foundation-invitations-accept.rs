@@ -1,6 +1,4 @@
-//! The `foundation-invitations-accept` API function (see `shared::routes`).
+//! The `foundation-invitations-accept` Lambda function: its entry of the route table, by this
+//! binary's name (see `shared::routes`).
 
-#[tokio::main]
-async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::run_api("foundation-invitations-accept").await
-}
+shared::function_main!();

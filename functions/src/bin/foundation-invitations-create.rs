@@ -1,6 +1,4 @@
-//! The `foundation-invitations-create` API function (see `shared::routes`).
+//! The `foundation-invitations-create` Lambda function: its entry of the route table, by this
+//! binary's name (see `shared::routes`).
 
-#[tokio::main]
-async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::run_api("foundation-invitations-create").await
-}
+shared::function_main!();

@@ -1,6 +1,4 @@
-//! The `foundation-organizations-list` API function (see `shared::routes`).
+//! The `foundation-organizations-list` Lambda function: its entry of the route table, by this
+//! binary's name (see `shared::routes`).
 
-#[tokio::main]
-async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::run_api("foundation-organizations-list").await
-}
+shared::function_main!();

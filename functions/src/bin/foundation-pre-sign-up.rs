@@ -1,6 +1,4 @@
-//! The `foundation-pre-sign-up` worker function (see `shared::routes`).
+//! The `foundation-pre-sign-up` Lambda function: its entry of the route table, by this
+//! binary's name (see `shared::routes`).
 
-#[tokio::main]
-async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::run_worker("foundation-pre-sign-up").await
-}
+shared::function_main!();

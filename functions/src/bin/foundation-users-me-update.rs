@@ -1,6 +1,4 @@
-//! The `foundation-users-me-update` API function (see `shared::routes`).
+//! The `foundation-users-me-update` Lambda function: its entry of the route table, by this
+//! binary's name (see `shared::routes`).
 
-#[tokio::main]
-async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::run_api("foundation-users-me-update").await
-}
+shared::function_main!();

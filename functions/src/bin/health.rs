@@ -1,6 +1,4 @@
-//! The `health` API function (see `shared::routes`).
+//! The `health` Lambda function: its entry of the route table, by this
+//! binary's name (see `shared::routes`).
 
-#[tokio::main]
-async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::run_api("health").await
-}
+shared::function_main!();

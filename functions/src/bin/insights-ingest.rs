@@ -1,6 +1,4 @@
-//! The `insights-ingest` worker function (see `shared::routes`).
+//! The `insights-ingest` Lambda function: its entry of the route table, by this
+//! binary's name (see `shared::routes`).
 
-#[tokio::main]
-async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::run_worker("insights-ingest").await
-}
+shared::function_main!();

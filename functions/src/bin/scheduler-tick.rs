@@ -1,6 +1,4 @@
-//! The `scheduler-tick` worker function (see `shared::routes`).
+//! The `scheduler-tick` Lambda function: its entry of the route table, by this
+//! binary's name (see `shared::routes`).
 
-#[tokio::main]
-async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::run_worker("scheduler-tick").await
-}
+shared::function_main!();

@@ -12,8 +12,8 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use serde_json::json;
 use shared::ports::queue::ReceivedMessage;
-use shared::routes::{QueueHandler, ScheduleHandler, Trigger, WORKERS};
-use shared::services::Services;
+use shared::routes::{QueueHandler, ScheduleHandler, Trigger};
+use shared::services::{Port, Services};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -44,15 +44,15 @@ pub fn spawn_all(
     settings: WorkerSettings,
     stop: &watch::Receiver<bool>,
 ) -> Vec<JoinHandle<()>> {
-    WORKERS
-        .iter()
+    shared::routes::workers()
         .filter_map(|worker| {
             let services = Arc::clone(services);
             let stop = stop.clone();
+            let ports = worker.ports;
             match worker.trigger {
-                Trigger::Queue { queue, handler } => {
-                    Some(tokio::spawn(poll(services, queue, handler, settings, stop)))
-                }
+                Trigger::Queue { queue, handler } => Some(tokio::spawn(poll(
+                    services, queue, handler, ports, settings, stop,
+                ))),
                 // The embedded pool confirms sign-ups by its own setting.
                 Trigger::PreSignUp { .. } => None,
                 Trigger::Schedule {
@@ -63,7 +63,11 @@ pub fn spawn_all(
                         .tick_every
                         .or_else(|| shared::schedule::rate_interval(expression));
                     match every {
-                        Some(every) => Some(tokio::spawn(tick(services, every, handler, stop))),
+                        Some(every) => {
+                            // A worker gets the ports it declares, as on Lambda.
+                            let only = Arc::new(services.only(ports));
+                            Some(tokio::spawn(tick(only, every, handler, stop)))
+                        }
                         None => {
                             tracing::error!(
                                 worker = worker.function,
@@ -106,12 +110,13 @@ async fn poll(
     services: Arc<Services>,
     queue_name: &'static str,
     handler: QueueHandler,
+    ports: &'static [Port],
     settings: WorkerSettings,
     mut stop: watch::Receiver<bool>,
 ) {
     while !*stop.borrow() {
         let polled = tokio::select! {
-            polled = poll_once(&services, queue_name, handler, settings) => polled,
+            polled = poll_once(&services, queue_name, handler, ports, settings) => polled,
             _ = stop.changed() => break,
         };
         if let Err(error) = polled {
@@ -123,11 +128,13 @@ async fn poll(
 
 /// One receive and one handler call, as Lambda's event source mapping does:
 /// the messages the handler reports failed are hidden for `retry_after` and
-/// come back; the others are deleted. Gives how many messages were handled.
+/// come back; the others are deleted. The handler gets only `ports`, the
+/// worker's declared ones. Gives how many messages were handled.
 pub async fn poll_once(
     services: &Arc<Services>,
     queue_name: &str,
     handler: QueueHandler,
+    ports: &[Port],
     settings: WorkerSettings,
 ) -> Result<usize, String> {
     let queue = services.queue().map_err(|e| e.to_string())?;
@@ -140,7 +147,8 @@ pub async fn poll_once(
     if messages.is_empty() {
         return Ok(0);
     }
-    let response = handler(Arc::clone(services), sqs_event(queue_name, &messages)).await;
+    let only = Arc::new(services.only(ports));
+    let response = handler(only, sqs_event(queue_name, &messages)).await;
     let failed: HashSet<String> = response
         .batch_item_failures
         .into_iter()

@@ -18,10 +18,6 @@ use sha2::{Digest, Sha256};
 
 use super::audit::{self, Target};
 use super::email::Email;
-use super::guard;
-use super::guard::member_item;
-use super::request::RequestMeta;
-use super::roles::Role;
 use crate::adapters::embedded::outbox::MessageKind;
 use crate::http::{
     ApiError, DEFAULT_BODY_LIMIT, HandlerResult, access_token, json, json_body, no_content,
@@ -32,6 +28,13 @@ use crate::ports::table::{
     CancelReason, Condition, Index, Key, Query, TableError, Update, Write, from_item, to_keyed_item,
 };
 use crate::services::Services;
+use crate::tenancy::guard::{self, member_item};
+use crate::tenancy::{Membership, RequestMeta, Role, Tenant, keys};
+
+/// The audited action of an invitation.
+pub const CREATED: &str = "invitation.created";
+/// The audited action of a revocation.
+pub const REVOKED: &str = "invitation.revoked";
 
 /// How long an invitation can be accepted.
 pub const VALIDITY_DAYS: i64 = 7;
@@ -97,7 +100,18 @@ pub struct InvitationToken {
 }
 
 fn key(organization_id: &str, id: &str) -> Key {
-    Key::new(format!("ORG#{organization_id}"), format!("INVITE#{id}"))
+    Key::new(
+        keys::organization_partition(organization_id),
+        format!("{INVITE_PREFIX}{id}"),
+    )
+}
+
+/// The sort key prefix of invitation items.
+const INVITE_PREFIX: &str = "INVITE#";
+
+/// The gsi2 partition that finds an invitation by its token's hash.
+fn token_partition(hash: &str) -> String {
+    format!("{INVITE_PREFIX}{hash}")
 }
 
 fn token_hash(token: &str) -> String {
@@ -109,7 +123,7 @@ fn token_hash(token: &str) -> String {
 
 fn item(invitation: &Invitation, hash: &str) -> Result<crate::ports::table::Item, ApiError> {
     let mut item = to_keyed_item(invitation, key(&invitation.organization_id, &invitation.id))?;
-    item.insert("gsi2pk".into(), Value::String(format!("INVITE#{hash}")));
+    item.insert("gsi2pk".into(), Value::String(token_partition(hash)));
     item.insert("gsi2sk".into(), Value::String("INVITE".into()));
     Ok(item)
 }
@@ -119,15 +133,13 @@ fn pending() -> Condition {
 }
 
 /// Invites an address (admins; only owners invite owners).
-pub async fn create(services: Arc<Services>, request: Request) -> HandlerResult {
-    let meta = RequestMeta::of(&request)?;
-    let id = path_param(&request, "id")?;
+pub async fn create(services: Arc<Services>, request: Request, tenant: Tenant) -> HandlerResult {
+    let (meta, id) = (&tenant.meta, tenant.organization_id.as_str());
     let body: CreateInvitation = json_body(&request, DEFAULT_BODY_LIMIT)?;
     let email = Email::parse(&body.email).map_err(|why| ApiError::invalid("email", why))?;
-    let action = "invitation.created";
-    let me = guard::authorize(&services, &meta, id, Role::Admin, action).await?;
-    if body.role == Role::Owner && me.role < Role::Owner {
-        return Err(guard::refuse(&services, &meta, id, action).await);
+    let action = CREATED;
+    if body.role == Role::Owner && tenant.role() < Role::Owner {
+        return Err(guard::refuse(&services, meta, id, action).await);
     }
     let token = crate::random::token();
     let now = Utc::now();
@@ -151,7 +163,7 @@ pub async fn create(services: Arc<Services>, request: Request) -> HandlerResult 
                 condition: Some(Condition::Absent),
             },
             audit::record(
-                &meta,
+                meta,
                 id,
                 action,
                 Target {
@@ -202,16 +214,13 @@ async fn mail(services: &Services, invitation: &Invitation, token: &str) {
 }
 
 /// Lists invitations (admins).
-pub async fn list(services: Arc<Services>, request: Request) -> HandlerResult {
-    let meta = RequestMeta::of(&request)?;
-    let id = path_param(&request, "id")?;
+pub async fn list(services: Arc<Services>, request: Request, tenant: Tenant) -> HandlerResult {
     let (limit, cursor) = page_params(&request)?;
-    let table = services.table()?;
-    guard::require(table, &meta.caller, id, Role::Admin).await?;
-    let page = table
+    let page = services
+        .table()?
         .query(
-            &Query::partition(format!("ORG#{id}"))
-                .begins_with("INVITE#")
+            &Query::partition(keys::organization_partition(&tenant.organization_id))
+                .begins_with(INVITE_PREFIX)
                 .limit(limit)
                 .after(cursor),
         )
@@ -231,19 +240,17 @@ pub async fn list(services: Arc<Services>, request: Request) -> HandlerResult {
 }
 
 /// Revokes a pending invitation (admins).
-pub async fn revoke(services: Arc<Services>, request: Request) -> HandlerResult {
-    let meta = RequestMeta::of(&request)?;
-    let id = path_param(&request, "id")?;
+pub async fn revoke(services: Arc<Services>, request: Request, tenant: Tenant) -> HandlerResult {
+    let (meta, id) = (&tenant.meta, tenant.organization_id.as_str());
     let invitation_id = path_param(&request, "invitation_id")?;
-    let action = "invitation.revoked";
-    guard::authorize(&services, &meta, id, Role::Admin, action).await?;
+    let action = REVOKED;
     let table = services.table()?;
     if table.get(&key(id, invitation_id)).await?.is_none() {
         return Err(ApiError::NotFound);
     }
     settle(
         &services,
-        &meta,
+        meta,
         id,
         invitation_id,
         "revoked",
@@ -317,7 +324,7 @@ async fn for_invitee(
     let found = services
         .table()?
         .query(
-            &Query::partition(format!("INVITE#{}", token_hash(&body.token)))
+            &Query::partition(token_partition(&token_hash(&body.token)))
                 .on(Index::Gsi2)
                 .limit(1),
         )
@@ -359,7 +366,7 @@ async fn for_invitee(
 pub async fn accept(services: Arc<Services>, request: Request) -> HandlerResult {
     let (meta, invitation, email) = for_invitee(&services, &request).await?;
     let org = invitation.organization_id.as_str();
-    let member = guard::Membership {
+    let member = Membership {
         organization_id: org.to_string(),
         user_id: meta.caller.sub.clone(),
         email,

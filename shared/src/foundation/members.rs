@@ -10,10 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::audit::{self, Target};
-use super::guard::{self, Membership, member_key};
 use super::organizations;
-use super::request::RequestMeta;
-use super::roles::Role;
 use crate::http::{
     ApiError, DEFAULT_BODY_LIMIT, HandlerResult, json, json_body, no_content, page_params,
     path_param,
@@ -21,6 +18,7 @@ use crate::http::{
 use crate::ports::events::DomainEvent;
 use crate::ports::table::{Condition, Query, TableError, Update, Write, from_item};
 use crate::services::Services;
+use crate::tenancy::{Membership, RequestMeta, Role, Tenant, guard, keys};
 
 /// A member as the API shows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -62,6 +60,13 @@ pub struct ChangeRole {
     /// The new role.
     pub role: Role,
 }
+
+/// The audited action of a role change.
+pub const ROLE_CHANGED: &str = "member.role_changed";
+/// The audited action of a removal.
+pub const REMOVED: &str = "member.removed";
+/// The audited action of leaving.
+pub const LEFT: &str = "member.left";
 
 const LAST_OWNER: &str = "An organization keeps at least one owner.";
 
@@ -113,23 +118,20 @@ async fn target(
 ) -> Result<Membership, ApiError> {
     let item = services
         .table()?
-        .get(&member_key(organization_id, user_id))
+        .get(&keys::member(organization_id, user_id))
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(from_item(item)?)
 }
 
 /// Lists the members (any member may).
-pub async fn list(services: Arc<Services>, request: Request) -> HandlerResult {
-    let meta = RequestMeta::of(&request)?;
-    let id = path_param(&request, "id")?;
+pub async fn list(services: Arc<Services>, request: Request, tenant: Tenant) -> HandlerResult {
     let (limit, cursor) = page_params(&request)?;
-    let table = services.table()?;
-    guard::require(table, &meta.caller, id, Role::Viewer).await?;
-    let page = table
+    let page = services
+        .table()?
         .query(
-            &Query::partition(format!("ORG#{id}"))
-                .begins_with("MEMBER#")
+            &Query::partition(keys::organization_partition(&tenant.organization_id))
+                .begins_with(keys::MEMBER_PREFIX)
                 .limit(limit)
                 .after(cursor),
         )
@@ -149,17 +151,19 @@ pub async fn list(services: Arc<Services>, request: Request) -> HandlerResult {
 }
 
 /// Changes a member's role (admins; only owners grant or take owner).
-pub async fn change_role(services: Arc<Services>, request: Request) -> HandlerResult {
-    let meta = RequestMeta::of(&request)?;
-    let id = path_param(&request, "id")?;
+pub async fn change_role(
+    services: Arc<Services>,
+    request: Request,
+    tenant: Tenant,
+) -> HandlerResult {
+    let (meta, id) = (&tenant.meta, tenant.organization_id.as_str());
     let user_id = path_param(&request, "user_id")?;
     let body: ChangeRole = json_body(&request, DEFAULT_BODY_LIMIT)?;
-    let action = "member.role_changed";
-    let me = guard::authorize(&services, &meta, id, Role::Admin, action).await?;
+    let action = ROLE_CHANGED;
     let mut member = target(&services, id, user_id).await?;
     let touches_owner = member.role == Role::Owner || body.role == Role::Owner;
-    if touches_owner && me.role < Role::Owner {
-        return Err(guard::refuse(&services, &meta, id, action).await);
+    if touches_owner && tenant.role() < Role::Owner {
+        return Err(guard::refuse(&services, meta, id, action).await);
     }
     if member.role == body.role {
         return json(StatusCode::OK, &MemberView::from(member));
@@ -168,13 +172,13 @@ pub async fn change_role(services: Arc<Services>, request: Request) -> HandlerRe
     member.role = body.role;
     let mut writes = vec![
         Write::Update(
-            Update::of(member_key(id, user_id))
+            Update::of(keys::member(id, user_id))
                 .set("role", body.role.as_str())
                 .add("version", 1)
                 .when(Condition::version_is(member.version)),
         ),
         audit::record(
-            &meta,
+            meta,
             id,
             action,
             Target {
@@ -207,7 +211,7 @@ async fn remove_member(
 ) -> Result<(), ApiError> {
     let mut writes = vec![
         Write::Delete {
-            key: member_key(organization_id, &member.user_id),
+            key: keys::member(organization_id, &member.user_id),
             condition: Some(Condition::version_is(member.version)),
         },
         audit::record(
@@ -235,25 +239,20 @@ async fn remove_member(
 }
 
 /// Removes a member (admins; only owners remove owners).
-pub async fn remove(services: Arc<Services>, request: Request) -> HandlerResult {
-    let meta = RequestMeta::of(&request)?;
-    let id = path_param(&request, "id")?;
+pub async fn remove(services: Arc<Services>, request: Request, tenant: Tenant) -> HandlerResult {
+    let (meta, id) = (&tenant.meta, tenant.organization_id.as_str());
     let user_id = path_param(&request, "user_id")?;
-    let action = "member.removed";
-    let me = guard::authorize(&services, &meta, id, Role::Admin, action).await?;
     let member = target(&services, id, user_id).await?;
-    if member.role == Role::Owner && me.role < Role::Owner {
-        return Err(guard::refuse(&services, &meta, id, action).await);
+    if member.role == Role::Owner && tenant.role() < Role::Owner {
+        return Err(guard::refuse(&services, meta, id, REMOVED).await);
     }
-    remove_member(&services, &meta, id, &member, action).await?;
+    remove_member(&services, meta, id, &member, REMOVED).await?;
     no_content()
 }
 
 /// Leaves an organization (any member but its last owner).
-pub async fn leave(services: Arc<Services>, request: Request) -> HandlerResult {
-    let meta = RequestMeta::of(&request)?;
-    let id = path_param(&request, "id")?;
-    let me = guard::require(services.table()?, &meta.caller, id, Role::Viewer).await?;
-    remove_member(&services, &meta, id, &me, "member.left").await?;
+pub async fn leave(services: Arc<Services>, _request: Request, tenant: Tenant) -> HandlerResult {
+    let id = tenant.organization_id.as_str();
+    remove_member(&services, &tenant.meta, id, &tenant.membership, LEFT).await?;
     no_content()
 }

@@ -3,12 +3,10 @@
 pub mod audit;
 pub mod auth;
 pub mod email;
-pub mod guard;
 pub mod invitations;
 pub mod members;
 pub mod organizations;
-pub mod request;
-pub mod roles;
+pub mod routes;
 pub mod users;
 
 use crate::http::ApiError;

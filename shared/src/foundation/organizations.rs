@@ -3,7 +3,7 @@
 //!
 //! Items: `ORG#<id>` / `ORG` holds the organization and its owner count (so
 //! the last owner can be protected by a condition); members live beside it
-//! (see [`super::guard::Membership`]).
+//! (see [`crate::tenancy::Membership`]).
 
 use std::sync::Arc;
 
@@ -14,18 +14,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::audit::{self, Target};
-use super::guard::{self, Membership, member_item};
-use super::request::RequestMeta;
-use super::roles::Role;
 use crate::http::{
     ApiError, DEFAULT_BODY_LIMIT, HandlerResult, access_token, json, json_body, no_content,
-    page_params, path_param,
+    page_params,
 };
 use crate::ports::events::DomainEvent;
 use crate::ports::table::{
     Condition, Cursor, Index, Key, Query, Update, Write, from_item, to_keyed_item,
 };
 use crate::services::Services;
+use crate::tenancy::guard::member_item;
+use crate::tenancy::{Membership, RequestMeta, Role, Tenant, keys};
 
 const MAX_NAME: usize = 100;
 
@@ -85,7 +84,7 @@ pub struct UpdateOrganization {
 
 /// The key of an organization item.
 pub fn key(id: &str) -> Key {
-    Key::new(format!("ORG#{id}"), "ORG")
+    Key::new(keys::organization_partition(id), "ORG")
 }
 
 fn now() -> String {
@@ -194,7 +193,7 @@ pub async fn list(services: Arc<Services>, request: Request) -> HandlerResult {
     let meta = RequestMeta::of(&request)?;
     let (limit, cursor) = page_params(&request)?;
     let table = services.table()?;
-    let query = Query::partition(format!("USER#{}", meta.caller.sub))
+    let query = Query::partition(keys::user_partition(&meta.caller.sub))
         .on(Index::Gsi1)
         .begins_with("ORG#")
         .limit(limit)
@@ -239,29 +238,23 @@ pub async fn list(services: Arc<Services>, request: Request) -> HandlerResult {
 }
 
 /// One organization, for any member.
-pub async fn get(services: Arc<Services>, request: Request) -> HandlerResult {
-    let meta = RequestMeta::of(&request)?;
-    let id = path_param(&request, "id")?;
-    let membership = guard::require(services.table()?, &meta.caller, id, Role::Viewer).await?;
-    let organization = load(&services, id).await?;
+pub async fn get(services: Arc<Services>, _request: Request, tenant: Tenant) -> HandlerResult {
+    let organization = load(&services, &tenant.organization_id).await?;
     json(
         StatusCode::OK,
         &OrganizationView {
             organization,
-            role: membership.role,
+            role: tenant.role(),
         },
     )
 }
 
 /// Renames an organization (admins and owners).
-pub async fn update(services: Arc<Services>, request: Request) -> HandlerResult {
-    let meta = RequestMeta::of(&request)?;
-    let id = path_param(&request, "id")?;
+pub async fn update(services: Arc<Services>, request: Request, tenant: Tenant) -> HandlerResult {
+    let (meta, id) = (&tenant.meta, tenant.organization_id.as_str());
     let body: UpdateOrganization = json_body(&request, DEFAULT_BODY_LIMIT)?;
     let name = parse_name(&body.name)?;
     let table = services.table()?;
-    let membership =
-        guard::authorize(&services, &meta, id, Role::Admin, "organization.updated").await?;
     let current = load(&services, id).await?;
     let expected = body.version.unwrap_or(current.version);
     if expected != current.version {
@@ -276,7 +269,7 @@ pub async fn update(services: Arc<Services>, request: Request) -> HandlerResult 
                     .when(Condition::version_is(expected)),
             ),
             audit::record(
-                &meta,
+                meta,
                 id,
                 "organization.updated",
                 Target {
@@ -303,18 +296,16 @@ pub async fn update(services: Arc<Services>, request: Request) -> HandlerResult 
         StatusCode::OK,
         &OrganizationView {
             organization,
-            role: membership.role,
+            role: tenant.role(),
         },
     )
 }
 
 /// Deletes an organization and its memberships (owners only). The audit
 /// log stays: it records the deletion too.
-pub async fn delete(services: Arc<Services>, request: Request) -> HandlerResult {
-    let meta = RequestMeta::of(&request)?;
-    let id = path_param(&request, "id")?;
+pub async fn delete(services: Arc<Services>, _request: Request, tenant: Tenant) -> HandlerResult {
+    let (meta, id) = (&tenant.meta, tenant.organization_id.as_str());
     let table = services.table()?;
-    guard::authorize(&services, &meta, id, Role::Owner, "organization.deleted").await?;
     // The organization item goes first, with the audit entry: from then on
     // the organization is gone for everyone, even if member clean-up retries.
     table
@@ -324,7 +315,7 @@ pub async fn delete(services: Arc<Services>, request: Request) -> HandlerResult 
                 condition: Some(Condition::Exists),
             },
             audit::record(
-                &meta,
+                meta,
                 id,
                 "organization.deleted",
                 Target {
@@ -338,7 +329,7 @@ pub async fn delete(services: Arc<Services>, request: Request) -> HandlerResult 
     loop {
         let page = table
             .query(
-                &Query::partition(format!("ORG#{id}"))
+                &Query::partition(keys::organization_partition(id))
                     .limit(25)
                     .after(cursor.take()),
             )

@@ -1,16 +1,11 @@
 //! Building responses: JSON bodies, and the problem document of an error,
 //! written in one place so every handler answers errors the same way.
 
-use std::future::Future;
-use std::sync::Arc;
-
 use lambda_http::http::{HeaderValue, StatusCode, header};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde::Serialize;
 
 use super::problem::{ApiError, CONTENT_TYPE};
-use super::request::request_id;
-use crate::services::Services;
 
 /// What a handler returns.
 pub type HandlerResult = Result<Response<Body>, ApiError>;
@@ -49,21 +44,4 @@ pub fn problem(error: &ApiError, request_id: Option<&str>) -> Response<Body> {
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
     response
-}
-
-/// Runs a handler and turns its error, if any, into a problem response.
-pub async fn respond<F, Fut>(
-    services: Arc<Services>,
-    request: Request,
-    handler: F,
-) -> Response<Body>
-where
-    F: FnOnce(Arc<Services>, Request) -> Fut,
-    Fut: Future<Output = HandlerResult>,
-{
-    let id = request_id(&request).map(str::to_owned);
-    match handler(services, request).await {
-        Ok(response) => response,
-        Err(error) => problem(&error, id.as_deref()),
-    }
 }

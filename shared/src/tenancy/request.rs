@@ -1,4 +1,4 @@
-//! What every mutating foundation handler knows of its request: who, which
+//! What every signed-in handler knows of its request: who, which
 //! request, from where — for the guard and the audit log.
 
 use lambda_http::Request;

@@ -1,0 +1,494 @@
+//! The route table: every Lambda function of the platform, declared once.
+//!
+//! Each module declares its own [`Module`] next to its code (its API routes
+//! and its workers); [`MODULES`] gathers them. An API entry states everything
+//! its function needs once: method, path, access, ports, request and response
+//! bodies, success status and handler. From this table the local gateway
+//! routes, the OpenAPI document is generated, `cargo run -- generate` writes
+//! `template.yaml` and the `functions/` binaries, and each binary finds its
+//! entry by its own name at compile time ([`function`]).
+
+pub mod shim;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use aws_lambda_events::cognito::CognitoEventUserPoolsPreSignup;
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_http::Request;
+
+use crate::http::HandlerResult;
+use crate::services::{Port, Services};
+use crate::tenancy::Tenant;
+use crate::tenancy::guard::{Scope, ScopeKind};
+use crate::tenancy::roles::Role;
+
+/// A boxed future, as every handler in the table returns.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// A handler of a public or signed-in route.
+pub type PlainHandler = fn(Arc<Services>, Request) -> BoxFuture<HandlerResult>;
+
+/// A handler of a scoped route: it gets the tenant the guard resolved.
+pub type ScopedHandler = fn(Arc<Services>, Request, Tenant) -> BoxFuture<HandlerResult>;
+
+/// An API handler, of the kind its route's access calls for.
+#[derive(Clone, Copy)]
+pub enum Handler {
+    /// For [`Access::Public`] and [`Access::SignedIn`].
+    Plain(PlainHandler),
+    /// For [`Access::Scoped`].
+    Scoped(ScopedHandler),
+}
+
+/// An SQS worker: answers which messages of the batch failed.
+pub type QueueHandler = fn(Arc<Services>, SqsEvent) -> BoxFuture<SqsBatchResponse>;
+
+/// A Cognito pre-sign-up trigger: answers the event with its response filled.
+pub type PreSignUpHandler = fn(
+    Arc<Services>,
+    CognitoEventUserPoolsPreSignup,
+) -> BoxFuture<Result<CognitoEventUserPoolsPreSignup, String>>;
+
+/// A scheduled worker: the error goes to the log and Lambda retries.
+pub type ScheduleHandler = fn(Arc<Services>, EventBridgeEvent) -> BoxFuture<Result<(), String>>;
+
+/// Who may call a route; checked before its handler runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone.
+    Public,
+    /// A caller with a valid access token (the JWT authorizer checks it).
+    SignedIn,
+    /// A signed-in member of the route's organization or project with at
+    /// least a role: a non-member gets 404, a lower role 403.
+    Scoped(Scope),
+}
+
+impl Access {
+    /// Members of the organization whose id is the path parameter `param`.
+    pub const fn organization(param: &'static str, least: Role) -> Self {
+        Access::Scoped(Scope {
+            kind: ScopeKind::Organization,
+            param,
+            least,
+            audit: None,
+        })
+    }
+
+    /// Members of the organization of the project whose id is `param`.
+    pub const fn project(param: &'static str, least: Role) -> Self {
+        Access::Scoped(Scope {
+            kind: ScopeKind::Project,
+            param,
+            least,
+            audit: None,
+        })
+    }
+
+    /// The same access; a refusal for the role is audited as `action`
+    /// (routes that change something).
+    pub const fn audited(self, action: &'static str) -> Self {
+        match self {
+            Access::Scoped(scope) => Access::Scoped(Scope {
+                audit: Some(action),
+                ..scope
+            }),
+            other => other,
+        }
+    }
+
+    /// Whether the JWT authorizer guards the route.
+    pub const fn needs_token(self) -> bool {
+        !matches!(self, Access::Public)
+    }
+
+    /// The scope, on a scoped route.
+    pub const fn scope(self) -> Option<Scope> {
+        match self {
+            Access::Scoped(scope) => Some(scope),
+            _ => None,
+        }
+    }
+}
+
+/// One API function.
+#[derive(Clone, Copy)]
+pub struct ApiRoute {
+    /// The function's name: its binary in `functions/` and its resource in
+    /// template.yaml (in CamelCase there).
+    pub function: &'static str,
+    /// `GET`, `POST`, `PATCH`, `PUT` or `DELETE`.
+    pub method: &'static str,
+    /// The path template, without trailing slash: `/api/v1/studio/projects/{id}`.
+    pub path: &'static str,
+    /// Who may call it.
+    pub access: Access,
+    /// The ports its handler uses (and so its IAM policy); it gets no other.
+    pub ports: &'static [Port],
+    /// One line for the OpenAPI document.
+    pub summary: &'static str,
+    /// The JSON body it reads, for the OpenAPI document.
+    pub request: Option<BodySchema>,
+    /// The JSON body it answers with on success.
+    pub response: Option<BodySchema>,
+    /// The status of success: 200, 201, 202 or 204.
+    pub status: u16,
+    /// The handler.
+    pub handler: Handler,
+}
+
+/// A body type's OpenAPI schema, taken from its `utoipa::ToSchema` derive.
+#[derive(Clone, Copy)]
+pub struct BodySchema {
+    /// The component name.
+    pub name: fn() -> std::borrow::Cow<'static, str>,
+    /// The schema itself.
+    pub schema: fn() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+    /// The schemas it refers to.
+    pub nested: fn(
+        &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ),
+}
+
+impl BodySchema {
+    /// The schema of `T`.
+    pub const fn of<T: utoipa::ToSchema>() -> Self {
+        Self {
+            name: T::name,
+            schema: T::schema,
+            nested: T::schemas,
+        }
+    }
+}
+
+/// What starts a worker.
+#[derive(Clone, Copy)]
+pub enum Trigger {
+    /// Batches of messages from a queue (logical name).
+    Queue {
+        /// The queue.
+        queue: &'static str,
+        /// The handler.
+        handler: QueueHandler,
+    },
+    /// The user pool's pre-sign-up hook (attached when the stack's
+    /// `AutoConfirm` parameter is true; the embedded pool has the setting
+    /// built in).
+    PreSignUp {
+        /// The handler.
+        handler: PreSignUpHandler,
+    },
+    /// A schedule (`rate(1 minute)` or `cron(…)`).
+    Schedule {
+        /// The EventBridge schedule expression.
+        expression: &'static str,
+        /// The handler.
+        handler: ScheduleHandler,
+    },
+}
+
+/// One worker function.
+#[derive(Clone, Copy)]
+pub struct WorkerRoute {
+    /// The function's name.
+    pub function: &'static str,
+    /// What invokes it.
+    pub trigger: Trigger,
+    /// The ports its handler uses; it gets no other.
+    pub ports: &'static [Port],
+    /// What it does.
+    pub summary: &'static str,
+}
+
+/// One module's functions, declared next to its code.
+#[derive(Clone, Copy)]
+pub struct Module {
+    /// `platform`, `foundation`, `studio`, `automation`, `runtime` or
+    /// `insights`: the OpenAPI tag, the nested stack, the functions' prefix.
+    pub name: &'static str,
+    /// Its API functions.
+    pub api: &'static [ApiRoute],
+    /// Its workers.
+    pub workers: &'static [WorkerRoute],
+}
+
+/// Every module's functions.
+pub const MODULES: &[Module] = &[
+    crate::health::MODULE,
+    crate::foundation::routes::MODULE,
+    crate::insights::MODULE,
+];
+
+/// Wraps `async fn(Arc<Services>, Request) -> HandlerResult` as a [`Handler`].
+macro_rules! plain {
+    ($handler:path) => {{
+        fn handle(
+            services: ::std::sync::Arc<$crate::services::Services>,
+            request: ::lambda_http::Request,
+        ) -> $crate::routes::BoxFuture<$crate::http::HandlerResult> {
+            Box::pin($handler(services, request))
+        }
+        $crate::routes::Handler::Plain(handle)
+    }};
+}
+pub(crate) use plain;
+
+/// Wraps `async fn(Arc<Services>, Request, Tenant) -> HandlerResult` as a
+/// [`Handler`] of a scoped route.
+macro_rules! scoped {
+    ($handler:path) => {{
+        fn handle(
+            services: ::std::sync::Arc<$crate::services::Services>,
+            request: ::lambda_http::Request,
+            tenant: $crate::tenancy::Tenant,
+        ) -> $crate::routes::BoxFuture<$crate::http::HandlerResult> {
+            Box::pin($handler(services, request, tenant))
+        }
+        $crate::routes::Handler::Scoped(handle)
+    }};
+}
+pub(crate) use scoped;
+
+/// Every API function, module by module.
+pub fn api() -> impl Iterator<Item = &'static ApiRoute> {
+    MODULES.iter().flat_map(|m| m.api.iter())
+}
+
+/// Every worker function, module by module.
+pub fn workers() -> impl Iterator<Item = &'static WorkerRoute> {
+    MODULES.iter().flat_map(|m| m.workers.iter())
+}
+
+/// The module an API function belongs to.
+pub fn module_of(function: &str) -> Option<&'static str> {
+    MODULES
+        .iter()
+        .find(|m| {
+            m.api.iter().any(|r| r.function == function)
+                || m.workers.iter().any(|w| w.function == function)
+        })
+        .map(|m| m.name)
+}
+
+/// A function of the table, found by name.
+#[derive(Clone, Copy)]
+pub enum Function {
+    /// An API function.
+    Api(ApiRoute),
+    /// A worker.
+    Worker(WorkerRoute),
+}
+
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The function named `name`, at compile time: a binary calls it with its
+/// own name (`env!("CARGO_BIN_NAME")`), so a binary whose name is no entry of
+/// the table does not compile, and it links only its own handler, not the
+/// whole table.
+pub const fn function(name: &str) -> Function {
+    let mut m = 0;
+    while m < MODULES.len() {
+        let module = &MODULES[m];
+        let mut i = 0;
+        while i < module.api.len() {
+            if same(module.api[i].function, name) {
+                return Function::Api(module.api[i]);
+            }
+            i += 1;
+        }
+        let mut i = 0;
+        while i < module.workers.len() {
+            if same(module.workers[i].function, name) {
+                return Function::Worker(module.workers[i]);
+            }
+            i += 1;
+        }
+        m += 1;
+    }
+    panic!("no function of the route table has this binary's name")
+}
+
+/// The outcome of looking a request up in the table.
+#[derive(Clone, Copy)]
+pub enum Found<'a> {
+    /// A route matched; its path parameters in template order.
+    Route(&'a ApiRoute),
+    /// The path exists but not with this method.
+    WrongMethod,
+    /// No route has this path.
+    NoRoute,
+}
+
+/// Finds the route of a request; a path answers with or without its trailing
+/// slash. Gives the path parameters too.
+pub fn find(method: &str, path: &str) -> (Found<'static>, Vec<(String, String)>) {
+    let mut path_exists = false;
+    for route in api() {
+        if let Some(params) = match_path(route.path, path) {
+            if route.method.eq_ignore_ascii_case(method) {
+                return (Found::Route(route), params);
+            }
+            path_exists = true;
+        }
+    }
+    let found = if path_exists {
+        Found::WrongMethod
+    } else {
+        Found::NoRoute
+    };
+    (found, Vec::new())
+}
+
+/// Matches a path against a template with `{name}` segments.
+pub fn match_path(template: &str, path: &str) -> Option<Vec<(String, String)>> {
+    let path = match path.strip_suffix('/') {
+        Some(trimmed) if !trimmed.is_empty() => trimmed,
+        _ => path,
+    };
+    let mut wanted = template.split('/');
+    let mut given = path.split('/');
+    let mut params = Vec::new();
+    loop {
+        match (wanted.next(), given.next()) {
+            (None, None) => return Some(params),
+            (Some(w), Some(g)) => match w.strip_prefix('{').and_then(|n| n.strip_suffix('}')) {
+                Some(name) if !g.is_empty() => params.push((name.to_string(), g.to_string())),
+                Some(_) => return None,
+                None if w == g => {}
+                None => return None,
+            },
+            _ => return None,
+        }
+    }
+}
+
+/// The API function of that name.
+pub fn api_route(function: &str) -> Option<&'static ApiRoute> {
+    api().find(|r| r.function == function)
+}
+
+/// The worker function of that name.
+pub fn worker(function: &str) -> Option<&'static WorkerRoute> {
+    workers().find(|w| w.function == function)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn templates_match_with_or_without_trailing_slash() {
+        let t = "/api/v1/studio/projects/{id}/add_table";
+        let want = Some(vec![("id".to_string(), "p1".to_string())]);
+        assert_eq!(match_path(t, "/api/v1/studio/projects/p1/add_table"), want);
+        assert_eq!(match_path(t, "/api/v1/studio/projects/p1/add_table/"), want);
+        assert_eq!(match_path(t, "/api/v1/studio/projects//add_table"), None);
+        assert_eq!(match_path(t, "/api/v1/studio/projects/p1"), None);
+        assert_eq!(
+            match_path(t, "/api/v1/studio/projects/p1/add_table/x"),
+            None
+        );
+        assert_eq!(match_path("/api/v1/health", "/api/v1/health//"), None);
+    }
+
+    #[test]
+    fn the_table_is_consistent() {
+        let mut names = HashSet::new();
+        let mut routes = HashSet::new();
+        for module in MODULES {
+            assert!(
+                [
+                    "platform",
+                    "foundation",
+                    "studio",
+                    "automation",
+                    "runtime",
+                    "insights"
+                ]
+                .contains(&module.name)
+            );
+            let prefix = format!("{}-", module.name);
+            for route in module.api {
+                let name = route.function;
+                assert!(names.insert(name), "{name} twice");
+                assert!(
+                    module.name == "platform" || name.starts_with(&prefix),
+                    "{name}"
+                );
+                assert!(route.path.starts_with("/api/v1/") && !route.path.ends_with('/'));
+                assert!(["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&route.method));
+                assert!(routes.insert((route.method, route.path)), "{}", route.path);
+                assert!([200, 201, 202, 204].contains(&route.status), "{name}");
+                assert_eq!(route.status == 204, route.response.is_none(), "{name}");
+                let names_a_tenant =
+                    route.path.contains("/organizations/{") || route.path.contains("/projects/{");
+                assert!(
+                    !names_a_tenant || route.access.scope().is_some(),
+                    "{name}: its path names a tenant, its access no scope"
+                );
+                match (route.access, route.handler) {
+                    (Access::Scoped(scope), Handler::Scoped(_)) => {
+                        let param = format!("{{{}}}", scope.param);
+                        assert!(route.path.contains(&param), "{name}: no {param}");
+                        // The guard reads the membership from the table.
+                        assert!(route.ports.contains(&Port::Table), "{name}");
+                        if route.method != "GET" {
+                            assert!(scope.audit.is_some(), "{name}: a change, unaudited");
+                        }
+                    }
+                    (Access::Public | Access::SignedIn, Handler::Plain(_)) => {}
+                    _ => panic!("{name}: its handler does not take its access's scope"),
+                }
+            }
+            for worker in module.workers {
+                let name = worker.function;
+                assert!(names.insert(name), "{name} twice");
+                assert!(
+                    module.name == "platform" || name.starts_with(&prefix),
+                    "{name}"
+                );
+                if let Trigger::Queue { queue, .. } = worker.trigger {
+                    assert!(crate::resources::queue(queue).is_some(), "{queue}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_function_is_found_by_name_at_compile_time() {
+        const HEALTH: Function = function("health");
+        assert!(matches!(HEALTH, Function::Api(r) if r.path == "/api/v1/health"));
+        const TICK: Function = function("scheduler-tick");
+        assert!(matches!(TICK, Function::Worker(w) if w.function == "scheduler-tick"));
+    }
+
+    #[test]
+    fn a_known_path_with_another_method_is_told_apart() {
+        assert!(matches!(find("GET", "/api/v1/health/").0, Found::Route(_)));
+        assert!(matches!(
+            find("DELETE", "/api/v1/health").0,
+            Found::WrongMethod
+        ));
+        assert!(matches!(find("GET", "/api/v1/nope").0, Found::NoRoute));
+    }
+}

@@ -1,0 +1,189 @@
+//! The one authorization guard: every scoped route passes through it before
+//! its handler runs (see `routes::shim`).
+//!
+//! A caller who is not a member of the organization gets 404, exactly what a
+//! missing organization or project gets, so ids of other tenants reveal
+//! nothing. A member whose role is too low gets 403, and on a route that
+//! changes something the refusal is audited as `denied`.
+
+use lambda_http::Request;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::keys;
+use super::request::RequestMeta;
+use super::roles::Role;
+use crate::foundation::audit::{self, Target};
+use crate::http::{ApiError, Caller, path_param};
+use crate::ports::table::{Condition, Item, ItemTable, from_item, to_keyed_item};
+use crate::services::Services;
+
+/// A member item: `ORG#<org>` / `MEMBER#<user>`, indexed by user on gsi1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    /// The organization.
+    pub organization_id: String,
+    /// The member.
+    pub user_id: String,
+    /// The member's e-mail address, as it was when they joined.
+    pub email: String,
+    /// The role.
+    pub role: Role,
+    /// When they joined (RFC 3339).
+    pub joined_at: String,
+    /// Optimistic concurrency version.
+    pub version: u64,
+}
+
+/// A member item, indexed by user so "my organizations" is one query.
+pub fn member_item(member: &Membership) -> Result<Item, ApiError> {
+    let mut item = to_keyed_item(
+        member,
+        keys::member(&member.organization_id, &member.user_id),
+    )?;
+    item.insert(
+        "gsi1pk".into(),
+        json!(keys::user_partition(&member.user_id)),
+    );
+    item.insert(
+        "gsi1sk".into(),
+        json!(keys::organization_partition(&member.organization_id)),
+    );
+    Ok(item)
+}
+
+/// What a scoped route is scoped to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScopeKind {
+    /// An organization, by its id.
+    Organization,
+    /// A project, by its id; its organization is read from the project item.
+    Project,
+}
+
+/// A route's scope: which path parameter names the tenant, the lowest role
+/// allowed, and the audit action a refusal is recorded under (`None` for
+/// reads, which are not audited).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Scope {
+    /// Organization or project.
+    pub kind: ScopeKind,
+    /// The path parameter holding its id.
+    pub param: &'static str,
+    /// The lowest role allowed.
+    pub least: Role,
+    /// The audited action of a change.
+    pub audit: Option<&'static str>,
+}
+
+/// A scoped route's caller, resolved: who, which tenant, with which role.
+/// Only the guard makes one, so a handler holding it has passed the check.
+#[derive(Clone, Debug)]
+pub struct Tenant {
+    /// The caller and the request's identity.
+    pub meta: RequestMeta,
+    /// The organization.
+    pub organization_id: String,
+    /// The project, on a project-scoped route.
+    pub project_id: Option<String>,
+    /// The caller's membership (its role is at least the route's).
+    pub membership: Membership,
+}
+
+impl Tenant {
+    /// The caller's role in the organization.
+    pub fn role(&self) -> Role {
+        self.membership.role
+    }
+}
+
+/// The caller's membership, if the caller has at least `role`: 404 for a
+/// non-member, 403 for a lower role.
+pub async fn require(
+    table: &dyn ItemTable,
+    caller: &Caller,
+    organization_id: &str,
+    role: Role,
+) -> Result<Membership, ApiError> {
+    let item = table
+        .get(&keys::member(organization_id, &caller.sub))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let membership: Membership = from_item(item)?;
+    if membership.role < role {
+        return Err(ApiError::Forbidden);
+    }
+    Ok(membership)
+}
+
+/// Resolves a scoped route's tenant from its path and checks the caller's
+/// role: one read for an organization, two for a project (the project item
+/// names its organization).
+pub async fn resolve(
+    services: &Services,
+    request: &Request,
+    scope: &Scope,
+) -> Result<Tenant, ApiError> {
+    let meta = RequestMeta::of(request)?;
+    let id = path_param(request, scope.param)?;
+    let table = services.table()?;
+    let (organization_id, project_id) = match scope.kind {
+        ScopeKind::Organization => (id.to_string(), None),
+        ScopeKind::Project => {
+            let item = table
+                .get(&keys::project(id))
+                .await?
+                .ok_or(ApiError::NotFound)?;
+            let organization = item
+                .get("organization_id")
+                .and_then(|v| v.as_str())
+                .ok_or_else(|| ApiError::Internal(format!("project {id} names no organization")))?;
+            (organization.to_string(), Some(id.to_string()))
+        }
+    };
+    let membership = match require(table, &meta.caller, &organization_id, scope.least).await {
+        Err(ApiError::Forbidden) => {
+            return Err(match scope.audit {
+                Some(action) => refuse(services, &meta, &organization_id, action).await,
+                None => ApiError::Forbidden,
+            });
+        }
+        verdict => verdict?,
+    };
+    Ok(Tenant {
+        meta,
+        organization_id,
+        project_id,
+        membership,
+    })
+}
+
+/// Refuses a change to a member (403) after auditing the refusal; for rules
+/// finer than a role, like "only owners grant owner".
+pub async fn refuse(
+    services: &Services,
+    meta: &RequestMeta,
+    organization_id: &str,
+    action: &str,
+) -> ApiError {
+    let recorded = async {
+        let entry = audit::denied(
+            meta,
+            organization_id,
+            action,
+            Target {
+                kind: "organization",
+                id: organization_id,
+            },
+        )?;
+        services
+            .table()?
+            .put(entry, Some(Condition::Absent))
+            .await?;
+        Ok::<_, ApiError>(())
+    };
+    match recorded.await {
+        Ok(()) => ApiError::Forbidden,
+        Err(error) => error,
+    }
+}

@@ -1,0 +1,16 @@
+//! Tenancy, shared by every module: who is calling (the request's meta),
+//! organization roles, memberships, and the one guard that resolves a route's
+//! scope (an organization, or a project of one) to the caller's membership.
+//!
+//! The route shim calls the guard before any scoped handler runs, so a
+//! handler cannot forget the check; a handler only adds rules finer than a
+//! role (say "only owners grant owner") through [`guard::refuse`].
+
+pub mod guard;
+pub mod keys;
+pub mod request;
+pub mod roles;
+
+pub use guard::{Membership, Tenant};
+pub use request::RequestMeta;
+pub use roles::Role;
