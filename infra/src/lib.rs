@@ -5,3 +5,4 @@
 
 pub mod emulator;
 pub mod gateway;
+pub mod generate;

@@ -3,12 +3,13 @@
 //! Serves every route on 127.0.0.1:8000 with the embedded, durable backends
 //! under `.nocode/`; `--aws` runs the same handlers on the AWS adapters
 //! (with `AWS_ENDPOINT_URL` pointing at an emulator, `--provision` creates
-//! the resources there first).
+//! the resources there first). `cargo run -- generate` writes the files that
+//! follow from the route table (template.yaml, infra/stacks/, functions/).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use nocode::gateway::{self, GatewayBackend, GatewayConfig, WorkerSettings};
 use shared::config::{AwsSettings, Backend, EmbeddedSettings};
 
@@ -31,6 +32,42 @@ struct Cli {
     /// With --aws: create every resource on the emulator first.
     #[arg(long, requires = "aws")]
     provision: bool,
+    /// Instead of serving, do this.
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write template.yaml, infra/stacks/ and functions/ from the route table.
+    Generate {
+        /// Only say what differs; exit 1 when anything does.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+/// The repository root: the generated paths are relative to it.
+fn repository_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn generate(check: bool) -> Result<(), Box<dyn std::error::Error>> {
+    let root = repository_root();
+    if check {
+        let differences = nocode::generate::differences(&root, shared::routes::MODULES);
+        for difference in &differences {
+            println!("{difference}");
+        }
+        if !differences.is_empty() {
+            return Err("generated files are out of date: run `cargo run -- generate`".into());
+        }
+        return Ok(());
+    }
+    for change in nocode::generate::write(&root, shared::routes::MODULES)? {
+        println!("{change}");
+    }
+    Ok(())
 }
 
 #[tokio::main]
@@ -41,6 +78,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     let cli = Cli::parse();
+    if let Some(Command::Generate { check }) = cli.command {
+        return generate(check);
+    }
     let addr = SocketAddr::new(cli.host, cli.port);
     let use_aws = cli.aws || std::env::var("NOCODE_BACKEND").is_ok_and(|b| b == "aws");
     let backend = if use_aws {

@@ -7,13 +7,17 @@
 
 use std::sync::Arc;
 
-use crate::adapters::embedded::outbox::Outbox;
-use crate::adapters::{aws, embedded};
-use crate::config::{AwsSettings, Backend, EmbeddedSettings};
+use crate::adapters::aws;
+#[cfg(feature = "embedded")]
+use crate::adapters::embedded;
+#[cfg(feature = "embedded")]
+use crate::config::EmbeddedSettings;
+use crate::config::{AwsSettings, Backend};
 use crate::http::ApiError;
 use crate::ports::blobs::BlobStore;
 use crate::ports::events::EventBus;
 use crate::ports::identity::Identity;
+use crate::ports::mail::Mailer;
 use crate::ports::queue::Queue;
 use crate::ports::table::ItemTable;
 
@@ -80,7 +84,7 @@ pub struct Services {
     queue: Option<Arc<dyn Queue>>,
     events: Option<Arc<dyn EventBus>>,
     identity: Option<Arc<dyn Identity>>,
-    outbox: Option<Arc<Outbox>>,
+    mailer: Option<Arc<dyn Mailer>>,
 }
 
 impl std::fmt::Debug for Services {
@@ -111,7 +115,13 @@ impl Services {
     /// Builds `ports` on the configured backend.
     pub async fn build(backend: &Backend, ports: &[Port]) -> Result<Self, StartError> {
         match backend {
+            #[cfg(feature = "embedded")]
             Backend::Embedded(settings) => Self::embedded(settings, ports).await,
+            #[cfg(not(feature = "embedded"))]
+            Backend::Embedded(_) => Err(StartError {
+                port: "backend",
+                message: "this build has no embedded backends (feature `embedded`)".into(),
+            }),
             Backend::Aws(settings) => {
                 let sdk = aws::load_sdk_config().await;
                 Self::aws(&sdk, settings, ports)
@@ -120,10 +130,11 @@ impl Services {
     }
 
     /// Opens `ports` on the embedded backends under the data folder.
+    #[cfg(feature = "embedded")]
     pub async fn embedded(settings: &EmbeddedSettings, ports: &[Port]) -> Result<Self, StartError> {
         let mut services = Self::new("embedded");
         let dir = settings.data_dir.as_path();
-        services.outbox = Some(Arc::new(Outbox::new(dir)));
+        services.mailer = Some(Arc::new(embedded::outbox::Outbox::new(dir)));
         if ports.contains(&Port::Table) {
             let table = embedded::EmbeddedTable::open(dir)
                 .map_err(|e| start_error(Port::Table)(e.to_string()))?;
@@ -197,7 +208,7 @@ impl Services {
             queue: self.queue.clone().filter(|_| keep(Port::Queue)),
             events: self.events.clone().filter(|_| keep(Port::Events)),
             identity: self.identity.clone().filter(|_| keep(Port::Identity)),
-            outbox: self.outbox.clone(),
+            mailer: self.mailer.clone(),
         }
     }
 
@@ -215,10 +226,10 @@ impl Services {
         self
     }
 
-    /// Where mail the platform sends itself lands on one machine; `None` on
-    /// AWS, where no mail service is wired yet (Cognito sends its own codes).
-    pub fn outbox(&self) -> Option<&Outbox> {
-        self.outbox.as_deref()
+    /// The mail the platform sends itself: the outbox on one machine; `None`
+    /// on AWS, where no mail service is wired yet (Cognito sends its own codes).
+    pub fn mailer(&self) -> Option<&dyn Mailer> {
+        self.mailer.as_deref()
     }
 
     /// `embedded` or `aws`.

@@ -18,12 +18,12 @@ use sha2::{Digest, Sha256};
 
 use super::audit::{self, Target};
 use super::email::Email;
-use crate::adapters::embedded::outbox::MessageKind;
 use crate::http::{
     ApiError, DEFAULT_BODY_LIMIT, HandlerResult, access_token, json, json_body, no_content,
     page_params, path_param,
 };
 use crate::ports::events::DomainEvent;
+use crate::ports::mail::{Mail, MessageKind};
 use crate::ports::table::{
     CancelReason, Condition, Index, Key, Query, TableError, Update, Write, from_item, to_keyed_item,
 };
@@ -187,11 +187,11 @@ pub async fn create(services: Arc<Services>, request: Request, tenant: Tenant) -
     )
 }
 
-/// Mails the token to the invitee where the platform delivers mail itself
-/// (the local outbox). A failure is logged: the invitation stands and the
-/// inviting admin holds the token too.
+/// Mails the token to the invitee where the platform has a mailer. A
+/// failure is logged: the invitation stands and the inviting admin holds the
+/// token too.
 async fn mail(services: &Services, invitation: &Invitation, token: &str) {
-    let Some(outbox) = services.outbox() else {
+    let Some(mailer) = services.mailer() else {
         return;
     };
     let organization = super::organizations::load(services, &invitation.organization_id)
@@ -202,13 +202,15 @@ async fn mail(services: &Services, invitation: &Invitation, token: &str) {
         "You are invited to join {organization} as {}",
         invitation.role.as_str()
     );
-    if let Err(error) = outbox.write(
-        &invitation.email,
-        &subject,
-        MessageKind::Invitation,
-        token,
-        Utc::now(),
-    ) {
+    let sent = mailer
+        .send(&Mail {
+            to: &invitation.email,
+            subject: &subject,
+            kind: MessageKind::Invitation,
+            secret: token,
+        })
+        .await;
+    if let Err(error) = sent {
         tracing::error!(%error, invitation_id = invitation.id, "invitation mail not written");
     }
 }

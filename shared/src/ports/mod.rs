@@ -6,5 +6,6 @@
 pub mod blobs;
 pub mod events;
 pub mod identity;
+pub mod mail;
 pub mod queue;
 pub mod table;

@@ -10,6 +10,9 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use crate::ports::mail::MessageKind;
+use crate::ports::mail::{Mail, Mailer};
+
 /// Writes messages to `<data>/outbox/`, named by ULIDs in sending order.
 #[derive(Debug)]
 pub struct Outbox {
@@ -61,23 +64,19 @@ impl Outbox {
     }
 }
 
+#[async_trait::async_trait]
+impl Mailer for Outbox {
+    async fn send(&self, mail: &Mail<'_>) -> Result<(), String> {
+        self.write(mail.to, mail.subject, mail.kind, mail.secret, Utc::now())
+            .map_err(|e| format!("writing to the outbox: {e}"))
+    }
+}
+
 /// `alice@example.com` → `a***@e***`, as Cognito shows a destination.
 pub fn mask(email: &str) -> String {
     let (local, domain) = email.split_once('@').unwrap_or((email, ""));
     let first = |s: &str| s.chars().next().map(String::from).unwrap_or_default();
     format!("{}***@{}***", first(local), first(domain))
-}
-
-/// Which code a message carries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MessageKind {
-    /// The code that confirms a sign-up.
-    ConfirmSignUp,
-    /// The code that sets a new password.
-    ForgotPassword,
-    /// The token of an invitation to an organization.
-    Invitation,
 }
 
 /// An e-mail the platform would have sent, as kept in `<data>/outbox/`.
