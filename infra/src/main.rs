@@ -11,7 +11,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use nocode::gateway::{self, GatewayBackend, GatewayConfig, WorkerSettings};
-use shared::config::{AwsSettings, Backend, EmbeddedSettings};
+#[cfg(feature = "aws")]
+use shared::config::AwsSettings;
+use shared::config::{Backend, EmbeddedSettings};
 
 /// The NoCode platform's local gateway.
 #[derive(Debug, Parser)]
@@ -70,6 +72,28 @@ fn generate(check: bool) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// The AWS adapters, on the resources the environment names (or on fresh
+/// ones provisioned on an emulator).
+#[cfg(feature = "aws")]
+async fn aws_backend(provision: bool) -> Result<GatewayBackend, Box<dyn std::error::Error>> {
+    let sdk = shared::adapters::aws::load_sdk_config().await;
+    let settings = if provision {
+        let suffix = ulid::Ulid::generate().to_string().to_lowercase();
+        nocode::emulator::provision_all(&sdk, &suffix).await?
+    } else {
+        AwsSettings::from_env()
+    };
+    Ok(GatewayBackend::Aws {
+        sdk: Box::new(sdk),
+        settings,
+    })
+}
+
+#[cfg(not(feature = "aws"))]
+async fn aws_backend(_provision: bool) -> Result<GatewayBackend, Box<dyn std::error::Error>> {
+    Err("this build has no AWS adapters: run `cargo run --release --features aws -- --aws`".into())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
@@ -84,17 +108,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = SocketAddr::new(cli.host, cli.port);
     let use_aws = cli.aws || std::env::var("NOCODE_BACKEND").is_ok_and(|b| b == "aws");
     let backend = if use_aws {
-        let sdk = shared::adapters::aws::load_sdk_config().await;
-        let settings = if cli.provision {
-            let suffix = ulid::Ulid::generate().to_string().to_lowercase();
-            nocode::emulator::provision_all(&sdk, &suffix).await?
-        } else {
-            AwsSettings::from_env()
-        };
-        GatewayBackend::Aws {
-            sdk: Box::new(sdk),
-            settings,
-        }
+        aws_backend(cli.provision).await?
     } else {
         let mut settings = match Backend::from_env()? {
             Backend::Embedded(settings) => settings,

@@ -7,12 +7,15 @@
 
 use std::sync::Arc;
 
+#[cfg(feature = "aws")]
 use crate::adapters::aws;
 #[cfg(feature = "embedded")]
 use crate::adapters::embedded;
+#[cfg(feature = "aws")]
+use crate::config::AwsSettings;
+use crate::config::Backend;
 #[cfg(feature = "embedded")]
 use crate::config::EmbeddedSettings;
-use crate::config::{AwsSettings, Backend};
 use crate::http::ApiError;
 use crate::ports::blobs::BlobStore;
 use crate::ports::events::EventBus;
@@ -122,10 +125,16 @@ impl Services {
                 port: "backend",
                 message: "this build has no embedded backends (feature `embedded`)".into(),
             }),
+            #[cfg(feature = "aws")]
             Backend::Aws(settings) => {
                 let sdk = aws::load_sdk_config().await;
                 Self::aws(&sdk, settings, ports)
             }
+            #[cfg(not(feature = "aws"))]
+            Backend::Aws(_) => Err(StartError {
+                port: "backend",
+                message: "this build has no AWS adapters (feature `aws`)".into(),
+            }),
         }
     }
 
@@ -168,6 +177,7 @@ impl Services {
     }
 
     /// Builds `ports` on AWS from one SDK configuration, one client each.
+    #[cfg(feature = "aws")]
     pub fn aws(
         sdk: &aws_config::SdkConfig,
         settings: &AwsSettings,

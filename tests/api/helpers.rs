@@ -266,4 +266,4 @@ pub async fn assert_problem(response: reqwest::Response, status: StatusCode, cod
     body
 }
 
-pub use crate::support::eventually;
+pub use nocode_tests::eventually;

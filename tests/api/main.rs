@@ -1,9 +1,6 @@
 //! End-to-end tests through the local gateway over HTTP, zero2prod style:
 //! each test starts its own gateway with fresh state.
 
-#[path = "../support/mod.rs"]
-mod support;
-
 mod helpers;
 
 mod accounts;

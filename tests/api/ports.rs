@@ -37,7 +37,7 @@ const fn route_with(ports: &'static [Port]) -> ApiRoute {
 fn request() -> Request {
     let event = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/events/api/health.json"
+        "/../events/api/health.json"
     ))
     .expect("the sample event");
     lambda_http::request::from_str(&event).expect("an HTTP API v2 event")

@@ -86,4 +86,4 @@ pub fn data_dir() -> tempfile::TempDir {
     }
 }
 
-pub use crate::support::eventually;
+pub use nocode_tests::eventually;

@@ -24,9 +24,6 @@
 //!
 //! Everything else runs identically on both.
 
-#[path = "../support/mod.rs"]
-mod support;
-
 #[macro_use]
 mod harness;
 

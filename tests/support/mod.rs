@@ -1,4 +1,4 @@
-//! Helpers every test crate shares (included with `#[path]`).
+//! Helpers every test crate shares: the `nocode-tests` package's library.
 
 use std::time::Duration;
 

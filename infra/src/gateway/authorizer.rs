@@ -63,6 +63,7 @@ fn stringify(claims: serde_json::Map<String, Value>) -> HashMap<String, String> 
 
 impl Authorizer {
     /// Fetches a Cognito pool's JWKS from `jwks_url` once.
+    #[cfg(feature = "aws")]
     pub async fn cognito(
         jwks_url: &str,
         issuer: String,

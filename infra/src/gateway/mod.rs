@@ -14,6 +14,7 @@ pub mod workers;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+#[cfg(feature = "aws")]
 use aws_config::SdkConfig;
 use axum::Router;
 use axum::body::Body;
@@ -22,7 +23,9 @@ use axum::response::Response;
 use axum::routing::any;
 use shared::adapters::embedded::blobs::PRESIGNED_ROUTE;
 use shared::adapters::embedded::{EmbeddedBlobs, EmbeddedIdentity};
-use shared::config::{AwsSettings, EmbeddedSettings};
+#[cfg(feature = "aws")]
+use shared::config::AwsSettings;
+use shared::config::EmbeddedSettings;
 use shared::http::ApiError;
 use shared::services::{Port, Services};
 use tokio::sync::watch;
@@ -41,6 +44,7 @@ pub enum GatewayBackend {
     /// The embedded backends under a data folder.
     Embedded(EmbeddedSettings),
     /// The AWS adapters (real AWS or an emulator).
+    #[cfg(feature = "aws")]
     Aws {
         /// The SDK configuration, loaded once.
         sdk: Box<SdkConfig>,
@@ -176,6 +180,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, StartError> 
                 .with_blobs(Arc::new(blobs.clone()));
             (services, Authorizer::Embedded(identity), Some(blobs))
         }
+        #[cfg(feature = "aws")]
         GatewayBackend::Aws { sdk, settings } => {
             let services =
                 Services::aws(&sdk, &settings, &Port::ALL).map_err(|e| backend_error(&e))?;
@@ -223,6 +228,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, StartError> 
 
 /// The authorizer of a Cognito pool: its JWKS (served locally by an
 /// emulator, by Cognito otherwise) and its AWS-style issuer.
+#[cfg(feature = "aws")]
 async fn cognito_authorizer(
     sdk: &SdkConfig,
     settings: &AwsSettings,

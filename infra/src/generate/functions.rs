@@ -38,7 +38,7 @@ name = "hello-world"
 test = false
 
 [dependencies]
-shared.workspace = true
+shared = { workspace = true, features = ["aws"] }
 
 [dev-dependencies]
 lambda_runtime.workspace = true
