@@ -273,6 +273,22 @@ async fn members_are_listed_changed_removed_and_leave() {
     assert_eq!(list["items"].as_array().map(Vec::len), Some(4));
 
     let viewer_path = format!("{members}{}", viewer.id);
+    let (status, one) = app
+        .json(Method::GET, &viewer_path, None, Some(&leaver.access))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    assert_eq!(one["email"], viewer.email.as_str());
+    assert_eq!(one["role"], "viewer");
+    let response = app
+        .call(
+            Method::GET,
+            &format!("{members}{}", ulid::Ulid::generate()),
+            None,
+            Some(&viewer.access),
+        )
+        .await;
+    assert_problem(response, StatusCode::NOT_FOUND, "not_found").await;
+
     let (status, changed) = app
         .json(
             Method::PATCH,

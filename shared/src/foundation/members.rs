@@ -150,6 +150,13 @@ pub async fn list(services: Arc<Services>, request: Request, tenant: Tenant) -> 
     )
 }
 
+/// One member (any member may see it).
+pub async fn get(services: Arc<Services>, request: Request, tenant: Tenant) -> HandlerResult {
+    let user_id = path_param(&request, "user_id")?;
+    let member = target(&services, &tenant.organization_id, user_id).await?;
+    json(StatusCode::OK, &MemberView::from(member))
+}
+
 /// Changes a member's role (admins; only owners grant or take owner).
 pub async fn change_role(
     services: Arc<Services>,

@@ -326,6 +326,18 @@ const API: &[ApiRoute] = &[
         status: 204,
         handler: plain!(invitations::decline),
     },
+    ApiRoute {
+        function: "foundation-members-get",
+        method: "GET",
+        path: "/api/v1/foundation/organizations/{id}/members/{user_id}",
+        access: Access::organization("id", Role::Viewer),
+        ports: &[Port::Table],
+        summary: "One member (members)",
+        request: None,
+        response: Some(BodySchema::of::<members::MemberView>()),
+        status: 200,
+        handler: scoped!(members::get),
+    },
 ];
 
 const WORKERS: &[WorkerRoute] = &[WorkerRoute {
