@@ -10,6 +10,7 @@ use aws_lambda_events::cognito::CognitoEventUserPoolsPreSignup;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
+use tracing_subscriber::filter::LevelFilter;
 
 use crate::config::Backend;
 use crate::routes::{ApiRoute, Function, Trigger, WorkerRoute, shim};
@@ -21,20 +22,22 @@ pub type Error = lambda_runtime::Error;
 /// The whole of a `functions/` binary: `shared::function_main!();`. The
 /// binary's name picks its entry of the route table at compile time, so a
 /// name that is no function does not compile, and the binary links only its
-/// own handler.
+/// own handler and the adapters of its own ports.
 #[macro_export]
 macro_rules! function_main {
     () => {
         fn main() -> Result<(), $crate::lambda::Error> {
             const FUNCTION: $crate::routes::Function =
                 $crate::routes::function(env!("CARGO_BIN_NAME"));
-            $crate::lambda::start(FUNCTION)
+            const PORTS: u8 = $crate::services::PortSet::of(FUNCTION.ports()).bits();
+            $crate::lambda::start::<PORTS>(FUNCTION)
         }
     };
 }
 
-/// Runs one function of the table on a Lambda runtime until it is shut down.
-pub fn start(function: Function) -> Result<(), Error> {
+/// Runs one function of the table on a Lambda runtime until it is shut down;
+/// `PORTS` are its ports' [`crate::services::PortSet`] bits.
+pub fn start<const PORTS: u8>(function: Function) -> Result<(), Error> {
     // Lambda hands a function one event at a time: one thread serves it, and
     // starting no worker pool keeps the cold start short.
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -42,16 +45,38 @@ pub fn start(function: Function) -> Result<(), Error> {
         .build()?;
     runtime.block_on(async move {
         match function {
-            Function::Api(route) => run_api(route).await,
-            Function::Worker(worker) => run_worker(worker).await,
+            Function::Api(route) => run_api::<PORTS>(route).await,
+            Function::Worker(worker) => run_worker::<PORTS>(worker).await,
         }
     })
 }
 
+/// Logs as Lambda asks (`AWS_LAMBDA_LOG_FORMAT`, `AWS_LAMBDA_LOG_LEVEL`), the
+/// way lambda_runtime's default subscriber does, but filtered by level only:
+/// its `EnvFilter` links a regex engine whose tables cost the cold start
+/// thousands of relocations.
+fn init_logging() {
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .ok()
+        .and_then(|level| level.parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO);
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let logs = tracing_subscriber::fmt()
+        .with_target(false)
+        .without_time()
+        .with_max_level(level);
+    if json {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
+}
+
 /// Runs an API function.
-pub async fn run_api(route: ApiRoute) -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
-    let services = Arc::new(Services::build(&Backend::from_env()?, route.ports).await?);
+pub async fn run_api<const PORTS: u8>(route: ApiRoute) -> Result<(), Error> {
+    init_logging();
+    let services = Arc::new(Services::build::<PORTS>(&Backend::from_env()?).await?);
     lambda_http::run(lambda_http::service_fn(move |request| {
         let services = Arc::clone(&services);
         async move { Ok::<_, Infallible>(shim::invoke(&route, services, request).await) }
@@ -60,9 +85,9 @@ pub async fn run_api(route: ApiRoute) -> Result<(), Error> {
 }
 
 /// Runs a worker function.
-pub async fn run_worker(worker: WorkerRoute) -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
-    let services = Arc::new(Services::build(&Backend::from_env()?, worker.ports).await?);
+pub async fn run_worker<const PORTS: u8>(worker: WorkerRoute) -> Result<(), Error> {
+    init_logging();
+    let services = Arc::new(Services::build::<PORTS>(&Backend::from_env()?).await?);
     match worker.trigger {
         Trigger::Queue { handler, .. } => {
             lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {

@@ -49,6 +49,10 @@ impl Port {
         Port::Identity,
     ];
 
+    const fn bit(self) -> u8 {
+        1 << self as u8
+    }
+
     /// The name the health report uses.
     pub fn name(self) -> &'static str {
         match self {
@@ -58,6 +62,45 @@ impl Port {
             Port::Events => "events",
             Port::Identity => "identity",
         }
+    }
+}
+
+/// A set of ports as bits, so that a function's binary can know its ports
+/// at compile time (`PortSet::of(route.ports).bits()` as a const generic):
+/// the adapters it does not use, and their SDK crates, are then not linked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortSet(u8);
+
+impl PortSet {
+    /// The set of `ports`.
+    pub const fn of(ports: &[Port]) -> Self {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < ports.len() {
+            bits |= ports[i].bit();
+            i += 1;
+        }
+        Self(bits)
+    }
+
+    /// The set these bits (from [`PortSet::bits`]) name.
+    pub const fn from_bits(bits: u8) -> Self {
+        Self(bits)
+    }
+
+    /// The bits, for a const generic.
+    pub const fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// Whether `port` is in the set.
+    pub const fn has(self, port: Port) -> bool {
+        self.0 & port.bit() != 0
+    }
+
+    /// The ports of the set, in [`Port::ALL`] order.
+    pub fn ports(self) -> Vec<Port> {
+        Port::ALL.into_iter().filter(|p| self.has(*p)).collect()
     }
 }
 
@@ -115,11 +158,15 @@ impl Services {
         }
     }
 
-    /// Builds `ports` on the configured backend.
-    pub async fn build(backend: &Backend, ports: &[Port]) -> Result<Self, StartError> {
+    /// Builds the ports whose [`PortSet`] bits are `PORTS` on the configured
+    /// backend: what a Lambda function does once, at its cold start. Its
+    /// binary links the adapters of those ports only.
+    pub async fn build<const PORTS: u8>(backend: &Backend) -> Result<Self, StartError> {
         match backend {
             #[cfg(feature = "embedded")]
-            Backend::Embedded(settings) => Self::embedded(settings, ports).await,
+            Backend::Embedded(settings) => {
+                Self::embedded(settings, &PortSet::from_bits(PORTS).ports()).await
+            }
             #[cfg(not(feature = "embedded"))]
             Backend::Embedded(_) => Err(StartError {
                 port: "backend",
@@ -128,7 +175,7 @@ impl Services {
             #[cfg(feature = "aws")]
             Backend::Aws(settings) => {
                 let sdk = aws::load_sdk_config().await;
-                Self::aws(&sdk, settings, ports)
+                Self::aws_in(&sdk, settings, PortSet::from_bits(PORTS))
             }
             #[cfg(not(feature = "aws"))]
             Backend::Aws(_) => Err(StartError {
@@ -183,26 +230,37 @@ impl Services {
         settings: &AwsSettings,
         ports: &[Port],
     ) -> Result<Self, StartError> {
+        Self::aws_in(sdk, settings, PortSet::of(ports))
+    }
+
+    // Inlined so that with a constant set the unused branches, and the SDK
+    // clients they would build, fold away.
+    #[cfg(feature = "aws")]
+    #[inline(always)]
+    fn aws_in(
+        sdk: &aws_config::SdkConfig,
+        settings: &AwsSettings,
+        ports: PortSet,
+    ) -> Result<Self, StartError> {
         let mut services = Self::new("aws");
-        for port in ports {
-            let fail = start_error(*port);
-            match port {
-                Port::Table => {
-                    let table =
-                        aws::DynamoTable::new(sdk, settings).map_err(|e| fail(e.to_string()))?;
-                    services.table = Some(Arc::new(table));
-                }
-                Port::Blobs => services.blobs = Some(Arc::new(aws::S3Blobs::new(sdk, settings))),
-                Port::Queue => services.queue = Some(Arc::new(aws::SqsQueue::new(sdk, settings))),
-                Port::Events => {
-                    let bus =
-                        aws::EventBridgeBus::new(sdk, settings).map_err(|e| fail(e.to_string()))?;
-                    services.events = Some(Arc::new(bus));
-                }
-                Port::Identity => {
-                    services.identity = Some(Arc::new(aws::CognitoIdentity::new(sdk, settings)))
-                }
-            }
+        if ports.has(Port::Table) {
+            let table = aws::DynamoTable::new(sdk, settings)
+                .map_err(|e| start_error(Port::Table)(e.to_string()))?;
+            services.table = Some(Arc::new(table));
+        }
+        if ports.has(Port::Blobs) {
+            services.blobs = Some(Arc::new(aws::S3Blobs::new(sdk, settings)));
+        }
+        if ports.has(Port::Queue) {
+            services.queue = Some(Arc::new(aws::SqsQueue::new(sdk, settings)));
+        }
+        if ports.has(Port::Events) {
+            let bus = aws::EventBridgeBus::new(sdk, settings)
+                .map_err(|e| start_error(Port::Events)(e.to_string()))?;
+            services.events = Some(Arc::new(bus));
+        }
+        if ports.has(Port::Identity) {
+            services.identity = Some(Arc::new(aws::CognitoIdentity::new(sdk, settings)));
         }
         Ok(services)
     }
@@ -324,5 +382,20 @@ impl Services {
             .into_iter()
             .flatten()
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_port_set_holds_exactly_its_ports() {
+        const SET: PortSet = PortSet::of(&[Port::Events, Port::Table]);
+        assert_eq!(SET.ports(), [Port::Table, Port::Events]);
+        assert!(SET.has(Port::Table) && !SET.has(Port::Blobs));
+        assert_eq!(PortSet::from_bits(SET.bits()), SET);
+        assert_eq!(PortSet::of(&Port::ALL).ports(), Port::ALL);
+        assert!(PortSet::of(&[]).ports().is_empty());
     }
 }

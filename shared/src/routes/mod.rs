@@ -285,6 +285,16 @@ pub enum Function {
     Worker(WorkerRoute),
 }
 
+impl Function {
+    /// The ports it declares.
+    pub const fn ports(&self) -> &'static [Port] {
+        match self {
+            Function::Api(route) => route.ports,
+            Function::Worker(worker) => worker.ports,
+        }
+    }
+}
+
 const fn same(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     if a.len() != b.len() {
