@@ -327,18 +327,66 @@ async fn refresh_and_password_change_then_sign_out(app: TestApp) {
     app.stop().await;
 }
 
-mod embedded {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn refresh_and_password_change_then_sign_out() {
-        super::refresh_and_password_change_then_sign_out(crate::helpers::TestApp::embedded().await)
-            .await;
+async fn passwords_need_length_not_composition_and_refuse_common_ones(app: TestApp) {
+    let register = |email: String, password: &str| json!({"email": email, "password": password, "first_name": "Ada", "last_name": "Lovelace"});
+    // Twenty lowercase letters, no digit, no symbol, no capital: accepted.
+    let passphrase = "quietriverbendslowly";
+    assert_eq!(passphrase.len(), 20);
+    let address = email();
+    let (status, body) = app
+        .json(
+            Method::POST,
+            &format!("{AUTH}/register/client/"),
+            Some(register(address.clone(), passphrase)),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    if body["confirmed"] == false {
+        app.services
+            .identity()
+            .expect("identity")
+            .confirm_sign_up(&address, "123456")
+            .await
+            .expect("confirm on moto");
     }
+    assert_eq!(
+        login(&app, &address, passphrase).await.status(),
+        StatusCode::OK
+    );
+
+    for (password, rule) in [
+        ("password1", "too common"),
+        ("seven77", "at least 8 characters"),
+    ] {
+        let refused = email();
+        let response = app
+            .call(
+                Method::POST,
+                &format!("{AUTH}/register/client/"),
+                Some(register(refused.clone(), password)),
+                None,
+            )
+            .await;
+        let problem = assert_problem(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(problem["errors"][0]["field"], "password", "{problem}");
+        let message = problem["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(rule), "{password}: {message}");
+        // Nothing was created: the address is still free.
+        assert_eq!(
+            login(&app, &refused, password).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    app.stop().await;
 }
 
-mod aws {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn refresh_and_password_change_then_sign_out() {
-        super::refresh_and_password_change_then_sign_out(crate::helpers::TestApp::aws().await)
-            .await;
-    }
-}
+crate::helpers::on_both_backends!(
+    refresh_and_password_change_then_sign_out,
+    passwords_need_length_not_composition_and_refuse_common_ones,
+);

@@ -267,3 +267,28 @@ pub async fn assert_problem(response: reqwest::Response, status: StatusCode, cod
 }
 
 pub use nocode_tests::eventually;
+
+/// Runs each `async fn(TestApp)` named as a test on both backends: in
+/// `embedded::<name>` on a fresh data folder and in `moto::<name>` on fresh
+/// resources of the AWS emulator. One use per test module.
+macro_rules! on_both_backends {
+    ($($test:ident),+ $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(crate::helpers::TestApp::embedded().await).await;
+                }
+            )+
+        }
+        mod moto {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(crate::helpers::TestApp::aws().await).await;
+                }
+            )+
+        }
+    };
+}
+pub(crate) use on_both_backends;

@@ -116,6 +116,74 @@ async fn an_organization_is_created_listed_read_renamed_and_deleted_with_audit()
 }
 
 #[tokio::test]
+async fn an_organization_carries_a_description_set_changed_and_cleared() {
+    let app = TestApp::embedded().await;
+    let owner = app.signed_up_user().await;
+    let (status, created) = app
+        .json(
+            Method::POST,
+            "/api/v1/foundation/organizations",
+            Some(json!({"name": "Described", "description": "  Our shop  "})),
+            Some(&owner.access),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["description"], "Our shop");
+    let org = created["id"].as_str().expect("id").to_string();
+    let (_, list) = app
+        .json(
+            Method::GET,
+            "/api/v1/foundation/organizations",
+            None,
+            Some(&owner.access),
+        )
+        .await;
+    assert_eq!(list["items"][0]["description"], "Our shop");
+
+    // Only the description changes; the name stays.
+    let (status, changed) = app
+        .json(
+            Method::PATCH,
+            &org_path(&org),
+            Some(json!({"description": "x".repeat(1000)})),
+            Some(&owner.access),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["name"], "Described");
+    assert_eq!(changed["description"].as_str().map(str::len), Some(1000));
+
+    let response = app
+        .call(
+            Method::PATCH,
+            &org_path(&org),
+            Some(json!({"description": "x".repeat(1001)})),
+            Some(&owner.access),
+        )
+        .await;
+    let problem = assert_problem(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["field"], "description");
+
+    let (status, cleared) = app
+        .json(
+            Method::PATCH,
+            &org_path(&org),
+            Some(json!({"description": null})),
+            Some(&owner.access),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{cleared}");
+    assert!(cleared["description"].is_null(), "{cleared}");
+    assert_eq!(cleared["version"], 3);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn bad_organization_input_is_a_422_and_creates_nothing() {
     let app = TestApp::embedded().await;
     let owner = app.signed_up_user().await;
@@ -125,6 +193,11 @@ async fn bad_organization_input_is_a_422_and_creates_nothing() {
         (json!({"name": 5}), "name"),
         (json!({}), "name"),
         (json!({"name": "ok", "owner": "me"}), "owner"),
+        (
+            json!({"name": "ok", "description": "d".repeat(1001)}),
+            "description",
+        ),
+        (json!({"name": "ok", "description": 7}), "description"),
     ] {
         let response = app
             .call(
@@ -215,16 +288,16 @@ async fn the_last_owner_can_never_be_removed_demoted_or_leave() {
             Some(&owner.access),
         )
         .await;
-    assert_problem(response, StatusCode::CONFLICT, "conflict").await;
+    assert_problem(response, StatusCode::CONFLICT, "last_owner").await;
     let response = app
         .call(Method::DELETE, &me, None, Some(&owner.access))
         .await;
-    assert_problem(response, StatusCode::CONFLICT, "conflict").await;
+    assert_problem(response, StatusCode::CONFLICT, "last_owner").await;
     let leave = format!("/api/v1/foundation/organizations/{org}/leave/");
     let response = app
         .call(Method::POST, &leave, None, Some(&owner.access))
         .await;
-    assert_problem(response, StatusCode::CONFLICT, "conflict").await;
+    assert_problem(response, StatusCode::CONFLICT, "last_owner").await;
 
     // With a second owner, the first may step down.
     let second = app.member(&org, &owner, "owner").await;
@@ -356,6 +429,61 @@ async fn members_are_listed_changed_removed_and_leave() {
 }
 
 #[tokio::test]
+async fn a_member_accepting_another_invitation_is_told_they_are_one_already() {
+    let app = TestApp::embedded().await;
+    let owner = app.signed_up_user().await;
+    let org = app.organization(&owner, "Twice").await;
+    let member = app.member(&org, &owner, "viewer").await;
+    let (status, invitation) = app
+        .json(
+            Method::POST,
+            &format!("/api/v1/foundation/organizations/{org}/invitations/"),
+            Some(json!({"email": member.email, "role": "editor"})),
+            Some(&owner.access),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{invitation}");
+    let response = app
+        .call(
+            Method::POST,
+            "/api/v1/foundation/invitations/accept",
+            Some(json!({"token": invitation["token"]})),
+            Some(&member.access),
+        )
+        .await;
+    assert_problem(response, StatusCode::CONFLICT, "already_member").await;
+    // Nothing changed: still a viewer, the invitation still pending.
+    let (_, one) = app
+        .json(
+            Method::GET,
+            &format!(
+                "/api/v1/foundation/organizations/{org}/members/{}",
+                member.id
+            ),
+            None,
+            Some(&owner.access),
+        )
+        .await;
+    assert_eq!(one["role"], "viewer");
+    let (_, list) = app
+        .json(
+            Method::GET,
+            &format!("/api/v1/foundation/organizations/{org}/invitations/"),
+            None,
+            Some(&owner.access),
+        )
+        .await;
+    let pending = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|i| i["status"] == "pending")
+        .count();
+    assert_eq!(pending, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn an_invitation_is_accepted_once_by_its_addressee_only() {
     let app = TestApp::embedded().await;
     let owner = app.signed_up_user().await;
@@ -431,7 +559,7 @@ async fn an_invitation_is_accepted_once_by_its_addressee_only() {
             Some(&invitee.access),
         )
         .await;
-    assert_problem(response, StatusCode::CONFLICT, "conflict").await;
+    assert_problem(response, StatusCode::CONFLICT, "invitation_not_pending").await;
     let (status, _) = app
         .json(Method::GET, &org_path(&org), None, Some(&invitee.access))
         .await;
@@ -487,7 +615,7 @@ async fn a_revoked_or_declined_invitation_cannot_be_accepted() {
             Some(&revoked_user.access),
         )
         .await;
-    assert_problem(response, StatusCode::CONFLICT, "conflict").await;
+    assert_problem(response, StatusCode::CONFLICT, "invitation_not_pending").await;
 
     let decliner = app.signed_up_user().await;
     let declined = invite(decliner.email.clone()).await;
@@ -508,7 +636,7 @@ async fn a_revoked_or_declined_invitation_cannot_be_accepted() {
             Some(&decliner.access),
         )
         .await;
-    assert_problem(response, StatusCode::CONFLICT, "conflict").await;
+    assert_problem(response, StatusCode::CONFLICT, "invitation_not_pending").await;
     let response = app
         .call(Method::GET, &org_path(&org), None, Some(&decliner.access))
         .await;

@@ -68,7 +68,7 @@ async fn a_duplicate_registration_is_a_conflict_and_a_wrong_password_is_refused(
             None,
         )
         .await;
-    assert_problem(response, StatusCode::CONFLICT, "conflict").await;
+    assert_problem(response, StatusCode::CONFLICT, "email_taken").await;
     let response = app
         .call(
             Method::POST,

@@ -28,7 +28,7 @@ const MAX_PASSWORD: usize = 256;
 pub struct RegisterRequest {
     /// The e-mail address; also the sign-in name.
     pub email: String,
-    /// The password (at least 8 characters with upper and lower case, a digit and a symbol).
+    /// The password: 8 to 256 characters, not a common or easily guessed one.
     pub password: String,
     /// Given name.
     pub first_name: String,
@@ -83,6 +83,7 @@ fn name(field: &str, value: &str, errors: &mut Vec<FieldError>) -> String {
     trimmed.to_string()
 }
 
+/// A password given to sign in: present and not absurdly long.
 fn password(value: &str, errors: &mut Vec<FieldError>) {
     if value.is_empty() {
         errors.push(FieldError::new("password", "is required"));
@@ -91,6 +92,13 @@ fn password(value: &str, errors: &mut Vec<FieldError>) {
             "password",
             format!("is longer than {MAX_PASSWORD} bytes"),
         ));
+    }
+}
+
+/// A new password: the length rule, then the common-password check.
+fn new_password(field: &str, value: &str, context: &[&str], errors: &mut Vec<FieldError>) {
+    if let Err(why) = super::password::check(value, context) {
+        errors.push(FieldError::new(field, why));
     }
 }
 
@@ -105,9 +113,13 @@ pub async fn register(services: Arc<Services>, request: Request) -> HandlerResul
     let body: RegisterRequest = json_body(&request, DEFAULT_BODY_LIMIT)?;
     let mut errors = Vec::new();
     let address = email(&body.email, &mut errors);
-    password(&body.password, &mut errors);
-    let first_name = name("first_name", &body.first_name, &mut errors);
-    let last_name = name("last_name", &body.last_name, &mut errors);
+    // Errors come in the body's field order; the password check needs the names.
+    let mut name_errors = Vec::new();
+    let first_name = name("first_name", &body.first_name, &mut name_errors);
+    let last_name = name("last_name", &body.last_name, &mut name_errors);
+    let context = [body.email.as_str(), &first_name, &last_name];
+    new_password("password", &body.password, &context, &mut errors);
+    errors.extend(name_errors);
     let Some(address) = address.filter(|_| errors.is_empty()) else {
         return Err(ApiError::Invalid(errors));
     };
@@ -344,12 +356,12 @@ pub async fn reset_password(services: Arc<Services>, request: Request) -> Handle
     let mut errors = Vec::new();
     let address = email(&body.email, &mut errors);
     code(&body.code, &mut errors);
-    if body.new_password.is_empty() || body.new_password.len() > MAX_PASSWORD {
-        errors.push(FieldError::new(
-            "new_password",
-            "is required, at most 256 bytes",
-        ));
-    }
+    new_password(
+        "new_password",
+        &body.new_password,
+        &[&body.email],
+        &mut errors,
+    );
     checked(errors)?;
     let address = address.ok_or_else(|| ApiError::invalid("email", "is required"))?;
     services
@@ -370,12 +382,7 @@ pub async fn change_password(services: Arc<Services>, request: Request) -> Handl
     if body.old_password.is_empty() {
         errors.push(FieldError::new("old_password", "is required"));
     }
-    if body.new_password.is_empty() || body.new_password.len() > MAX_PASSWORD {
-        errors.push(FieldError::new(
-            "new_password",
-            "is required, at most 256 bytes",
-        ));
-    }
+    new_password("new_password", &body.new_password, &[], &mut errors);
     checked(errors)?;
     services
         .identity()?

@@ -19,8 +19,8 @@ use sha2::{Digest, Sha256};
 use super::audit::{self, Target};
 use super::email::Email;
 use crate::http::{
-    ApiError, DEFAULT_BODY_LIMIT, HandlerResult, access_token, json, json_body, no_content,
-    page_params, path_param,
+    ApiError, Conflict, DEFAULT_BODY_LIMIT, HandlerResult, access_token, json, json_body,
+    no_content, page_params, path_param,
 };
 use crate::ports::events::DomainEvent;
 use crate::ports::mail::{Mail, MessageKind};
@@ -303,9 +303,9 @@ async fn settle(
         Err(TableError::TransactionCancelled { reasons }) => {
             let already_member = reasons.get(2) == Some(&CancelReason::ConditionFailed);
             Err(ApiError::Conflict(if already_member {
-                "You are already a member of this organization.".into()
+                Conflict::AlreadyMember
             } else {
-                "This invitation is no longer pending.".into()
+                Conflict::InvitationNotPending
             }))
         }
         Err(e) => Err(e.into()),
@@ -351,15 +351,13 @@ async fn for_invitee(
         return Err(ApiError::NotFound);
     }
     if invitation.status != "pending" {
-        return Err(ApiError::Conflict(
-            "This invitation is no longer pending.".into(),
-        ));
+        return Err(ApiError::Conflict(Conflict::InvitationNotPending));
     }
     let expired = DateTime::parse_from_rfc3339(&invitation.expires_at)
         .map(|t| t < Utc::now())
         .unwrap_or(true);
     if expired {
-        return Err(ApiError::Conflict("This invitation has expired.".into()));
+        return Err(ApiError::Conflict(Conflict::InvitationExpired));
     }
     Ok((meta, invitation, email))
 }

@@ -12,8 +12,8 @@ use serde_json::json;
 use super::audit::{self, Target};
 use super::organizations;
 use crate::http::{
-    ApiError, DEFAULT_BODY_LIMIT, HandlerResult, json, json_body, no_content, page_params,
-    path_param,
+    ApiError, Conflict, DEFAULT_BODY_LIMIT, HandlerResult, json, json_body, no_content,
+    page_params, path_param,
 };
 use crate::ports::events::DomainEvent;
 use crate::ports::table::{Condition, Query, TableError, Update, Write, from_item};
@@ -68,8 +68,6 @@ pub const REMOVED: &str = "member.removed";
 /// The audited action of leaving.
 pub const LEFT: &str = "member.left";
 
-const LAST_OWNER: &str = "An organization keeps at least one owner.";
-
 /// The write that keeps the owner count right when `from` becomes `to`
 /// (`None`: the member leaves), guarded so it never reaches zero.
 fn owner_count(organization_id: &str, from: Role, to: Option<Role>) -> Option<Write> {
@@ -99,13 +97,11 @@ async fn commit(
     match services.table()?.transact(writes).await {
         Ok(()) => Ok(()),
         Err(e) if count_at.is_some() && e.failed_write() == count_at => {
-            Err(ApiError::Conflict(LAST_OWNER.into()))
+            Err(ApiError::Conflict(Conflict::LastOwner))
         }
         Err(e @ TableError::TransactionCancelled { .. }) => {
             tracing::info!(error = %e, "membership changed concurrently");
-            Err(ApiError::Conflict(
-                "The membership changed meanwhile; retry.".into(),
-            ))
+            Err(ApiError::Conflict(Conflict::ChangedConcurrently))
         }
         Err(e) => Err(e.into()),
     }

@@ -6,19 +6,18 @@ pub mod email;
 pub mod invitations;
 pub mod members;
 pub mod organizations;
+pub mod password;
 pub mod routes;
 pub mod users;
 
-use crate::http::ApiError;
+use crate::http::{ApiError, Conflict};
 use crate::ports::identity::IdentityError;
 
 /// The defaults for identity failures; handlers name the field when they know it.
 impl From<IdentityError> for ApiError {
     fn from(error: IdentityError) -> Self {
         match error {
-            IdentityError::UsernameExists => {
-                ApiError::Conflict("An account with that e-mail already exists.".into())
-            }
+            IdentityError::UsernameExists => ApiError::Conflict(Conflict::EmailTaken),
             IdentityError::InvalidPassword(why) => ApiError::invalid("password", why),
             IdentityError::InvalidParameter(why) => ApiError::invalid("email", why),
             IdentityError::NotAuthorized => ApiError::Unauthenticated,

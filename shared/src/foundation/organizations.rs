@@ -27,6 +27,7 @@ use crate::tenancy::guard::member_item;
 use crate::tenancy::{Membership, RequestMeta, Role, Tenant, keys};
 
 const MAX_NAME: usize = 100;
+const MAX_DESCRIPTION: usize = 1000;
 
 /// An organization.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -35,6 +36,9 @@ pub struct Organization {
     pub id: String,
     /// Display name.
     pub name: String,
+    /// What it is for, if said.
+    #[serde(default)]
+    pub description: Option<String>,
     /// Who created it.
     pub created_by: String,
     /// When (RFC 3339).
@@ -68,16 +72,25 @@ pub struct OrganizationPage {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOrganization {
-    /// Display name, 1 to 100 characters.
+    /// Display name, 1 to 100 characters (trimmed).
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
+    /// What it is for, at most 1,000 characters.
+    #[schema(max_length = 1000)]
+    pub description: Option<String>,
 }
 
 /// `PATCH /organizations/{id}/`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrganization {
-    /// New display name.
-    pub name: String,
+    /// New display name, 1 to 100 characters (trimmed).
+    #[schema(min_length = 1, max_length = 100)]
+    pub name: Option<String>,
+    /// New description, at most 1,000 characters; `null` or `""` clears it.
+    #[serde(default, with = "crate::http::patch")]
+    #[schema(max_length = 1000)]
+    pub description: Option<Option<String>>,
     /// The version read; a stale one is a 412.
     pub version: Option<u64>,
 }
@@ -106,6 +119,20 @@ pub fn parse_name(name: &str) -> Result<String, ApiError> {
     Ok(name.to_string())
 }
 
+/// A trimmed description of at most 1,000 characters; empty is none.
+pub fn parse_description(description: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(text) = description.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if text.chars().count() > MAX_DESCRIPTION {
+        return Err(ApiError::invalid(
+            "description",
+            format!("is longer than {MAX_DESCRIPTION} characters"),
+        ));
+    }
+    Ok(Some(text.to_string()))
+}
+
 /// Reads an organization that must exist (a member can see it).
 pub async fn load(services: &Services, id: &str) -> Result<Organization, ApiError> {
     let item = services
@@ -121,6 +148,7 @@ pub async fn create(services: Arc<Services>, request: Request) -> HandlerResult 
     let meta = RequestMeta::of(&request)?;
     let body: CreateOrganization = json_body(&request, DEFAULT_BODY_LIMIT)?;
     let name = parse_name(&body.name)?;
+    let description = parse_description(body.description.as_deref())?;
     let user = services
         .identity()?
         .get_user(access_token(&request)?)
@@ -130,6 +158,7 @@ pub async fn create(services: Arc<Services>, request: Request) -> HandlerResult 
     let organization = Organization {
         id: id.clone(),
         name,
+        description,
         created_by: meta.caller.sub.clone(),
         created_at: now(),
         owners: 1,
@@ -253,21 +282,30 @@ pub async fn get(services: Arc<Services>, _request: Request, tenant: Tenant) -> 
 pub async fn update(services: Arc<Services>, request: Request, tenant: Tenant) -> HandlerResult {
     let (meta, id) = (&tenant.meta, tenant.organization_id.as_str());
     let body: UpdateOrganization = json_body(&request, DEFAULT_BODY_LIMIT)?;
-    let name = parse_name(&body.name)?;
+    let name = body.name.as_deref().map(parse_name).transpose()?;
+    let description = body
+        .description
+        .as_ref()
+        .map(|d| parse_description(d.as_deref()))
+        .transpose()?;
     let table = services.table()?;
     let current = load(&services, id).await?;
     let expected = body.version.unwrap_or(current.version);
     if expected != current.version {
         return Err(ApiError::StaleVersion);
     }
+    let mut change = Update::of(key(id)).add("version", 1);
+    if let Some(name) = &name {
+        change = change.set("name", name.as_str());
+    }
+    match &description {
+        Some(Some(text)) => change = change.set("description", text.as_str()),
+        Some(None) => change = change.set("description", serde_json::Value::Null),
+        None => {}
+    }
     let result = table
         .transact(vec![
-            Write::Update(
-                Update::of(key(id))
-                    .set("name", name.as_str())
-                    .add("version", 1)
-                    .when(Condition::version_is(expected)),
-            ),
+            Write::Update(change.when(Condition::version_is(expected))),
             audit::record(
                 meta,
                 id,

@@ -86,27 +86,16 @@ pub struct ProfilePatch {
     /// Family name.
     pub last_name: Option<String>,
     /// Avatar blob key (`null` clears).
-    #[serde(default, with = "patch")]
+    #[serde(default, with = "crate::http::patch")]
     pub avatar_key: Option<Option<String>>,
     /// Language tag (`null` clears).
-    #[serde(default, with = "patch")]
+    #[serde(default, with = "crate::http::patch")]
     pub locale: Option<Option<String>>,
     /// Time zone (`null` clears).
-    #[serde(default, with = "patch")]
+    #[serde(default, with = "crate::http::patch")]
     pub timezone: Option<Option<String>>,
     /// The version read; a stale one is a 412.
     pub version: Option<u64>,
-}
-
-/// Absent → `None`, `null` → `Some(None)`, a value → `Some(Some(v))`.
-mod patch {
-    use serde::{Deserialize, Deserializer};
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Option<String>>, D::Error> {
-        Option::<String>::deserialize(d).map(Some)
-    }
 }
 
 fn key(sub: &str) -> Key {

@@ -2,11 +2,12 @@
 //! problem details) and reading a request (caller, request id, JSON body).
 //! Handlers return [`ApiError`]; one place turns it into a response.
 
+pub mod patch;
 pub mod problem;
 pub mod request;
 pub mod response;
 
-pub use problem::{ApiError, FieldError, Problem};
+pub use problem::{ApiError, Conflict, FieldError, Problem};
 pub use request::{
     Caller, DEFAULT_BODY_LIMIT, access_token, caller, json_body, page_params, path_param,
     query_param, request_id,

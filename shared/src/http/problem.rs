@@ -36,6 +36,59 @@ impl FieldError {
     }
 }
 
+/// Why a request conflicts with the current state. Each has its own stable
+/// `code`, so a client can act on it without reading `detail`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Conflict {
+    /// `email_taken`: an account with that e-mail address exists.
+    EmailTaken,
+    /// `last_owner`: the change would leave the organization without an owner.
+    LastOwner,
+    /// `already_member`: the invitee is a member already.
+    AlreadyMember,
+    /// `invitation_not_pending`: accepted, declined or revoked already.
+    InvitationNotPending,
+    /// `invitation_expired`: past its validity.
+    InvitationExpired,
+    /// `changed_concurrently`: another request changed the same items; retry.
+    ChangedConcurrently,
+}
+
+impl Conflict {
+    /// Every conflict, for the documentation and its tests.
+    pub const ALL: [Conflict; 6] = [
+        Conflict::EmailTaken,
+        Conflict::LastOwner,
+        Conflict::AlreadyMember,
+        Conflict::InvitationNotPending,
+        Conflict::InvitationExpired,
+        Conflict::ChangedConcurrently,
+    ];
+
+    /// The stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Conflict::EmailTaken => "email_taken",
+            Conflict::LastOwner => "last_owner",
+            Conflict::AlreadyMember => "already_member",
+            Conflict::InvitationNotPending => "invitation_not_pending",
+            Conflict::InvitationExpired => "invitation_expired",
+            Conflict::ChangedConcurrently => "changed_concurrently",
+        }
+    }
+
+    fn detail(self) -> &'static str {
+        match self {
+            Conflict::EmailTaken => "An account with that e-mail already exists.",
+            Conflict::LastOwner => "An organization keeps at least one owner.",
+            Conflict::AlreadyMember => "You are already a member of this organization.",
+            Conflict::InvitationNotPending => "This invitation is no longer pending.",
+            Conflict::InvitationExpired => "This invitation has expired.",
+            Conflict::ChangedConcurrently => "It changed meanwhile; read it again and retry.",
+        }
+    }
+}
+
 /// Why a request failed, as a handler reports it.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ApiError {
@@ -61,8 +114,8 @@ pub enum ApiError {
     #[error("method not allowed")]
     MethodNotAllowed,
     /// 409: the request conflicts with the current state.
-    #[error("conflict: {0}")]
-    Conflict(String),
+    #[error("conflict: {0:?}")]
+    Conflict(Conflict),
     /// 412: the resource changed since the version the client read.
     #[error("stale version")]
     StaleVersion,
@@ -117,7 +170,7 @@ impl ApiError {
             ApiError::Forbidden => "forbidden",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::Conflict(_) => "conflict",
+            ApiError::Conflict(conflict) => conflict.code(),
             ApiError::StaleVersion => "stale_version",
             ApiError::TooLarge { .. } => "payload_too_large",
             ApiError::Invalid(_) => "validation_failed",
@@ -146,7 +199,8 @@ impl ApiError {
 
     fn detail(&self) -> String {
         match self {
-            ApiError::Malformed(why) | ApiError::Conflict(why) => why.clone(),
+            ApiError::Malformed(why) => why.clone(),
+            ApiError::Conflict(conflict) => conflict.detail().into(),
             ApiError::Unauthenticated => {
                 "Sign in and send the access token as a Bearer token.".into()
             }
@@ -220,7 +274,7 @@ impl From<TableError> for ApiError {
     fn from(error: TableError) -> Self {
         match error {
             TableError::ConditionFailed | TableError::TransactionCancelled { .. } => {
-                ApiError::Conflict("The resource changed or already exists.".into())
+                ApiError::Conflict(Conflict::ChangedConcurrently)
             }
             TableError::InvalidCursor => ApiError::invalid("next", "not a cursor of this list"),
             TableError::Throttled => ApiError::Throttled,
@@ -231,6 +285,32 @@ impl From<TableError> for ApiError {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_code_is_listed_in_the_docs_with_its_status() {
+        let docs = include_str!("../../../docs/problems.md");
+        let mut errors = vec![
+            ApiError::Malformed(String::new()),
+            ApiError::Unauthenticated,
+            ApiError::InvalidCredentials,
+            ApiError::AccountNotConfirmed,
+            ApiError::Forbidden,
+            ApiError::NotFound,
+            ApiError::MethodNotAllowed,
+            ApiError::StaleVersion,
+            ApiError::TooLarge { limit: 1 },
+            ApiError::Invalid(Vec::new()),
+            ApiError::Throttled,
+            ApiError::Internal(String::new()),
+        ];
+        errors.extend(Conflict::ALL.map(ApiError::Conflict));
+        let mut codes = std::collections::HashSet::new();
+        for error in errors {
+            let row = format!("| {} | `{}` |", error.status(), error.code());
+            assert!(docs.contains(&row), "docs/problems.md lacks {row}");
+            assert!(codes.insert(error.code()), "{} twice", error.code());
+        }
+    }
+
     use super::*;
     use serde_json::{Value, json};
 
