@@ -18,9 +18,7 @@ fn actions(entries: &[Value]) -> Vec<&str> {
         .collect()
 }
 
-#[tokio::test]
-async fn an_organization_is_created_listed_read_renamed_and_deleted_with_audit() {
-    let app = TestApp::embedded().await;
+async fn an_organization_is_created_listed_read_renamed_and_deleted_with_audit(app: TestApp) {
     let owner = app.signed_up_user().await;
     let org = app.organization(&owner, "  Acme  ").await;
 
@@ -115,9 +113,7 @@ async fn an_organization_is_created_listed_read_renamed_and_deleted_with_audit()
     app.stop().await;
 }
 
-#[tokio::test]
-async fn an_organization_carries_a_description_set_changed_and_cleared() {
-    let app = TestApp::embedded().await;
+async fn an_organization_carries_a_description_set_changed_and_cleared(app: TestApp) {
     let owner = app.signed_up_user().await;
     let (status, created) = app
         .json(
@@ -183,9 +179,7 @@ async fn an_organization_carries_a_description_set_changed_and_cleared() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn bad_organization_input_is_a_422_and_creates_nothing() {
-    let app = TestApp::embedded().await;
+async fn bad_organization_input_is_a_422_and_creates_nothing(app: TestApp) {
     let owner = app.signed_up_user().await;
     for (body, field) in [
         (json!({"name": "   "}), "name"),
@@ -227,9 +221,7 @@ async fn bad_organization_input_is_a_422_and_creates_nothing() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn my_organizations_come_in_pages() {
-    let app = TestApp::embedded().await;
+async fn my_organizations_come_in_pages(app: TestApp) {
     let owner = app.signed_up_user().await;
     for name in ["a", "b", "c"] {
         app.organization(&owner, name).await;
@@ -271,9 +263,7 @@ async fn my_organizations_come_in_pages() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn the_last_owner_can_never_be_removed_demoted_or_leave() {
-    let app = TestApp::embedded().await;
+async fn the_last_owner_can_never_be_removed_demoted_or_leave(app: TestApp) {
     let owner = app.signed_up_user().await;
     let org = app.organization(&owner, "Solo").await;
     let me = format!(
@@ -329,9 +319,7 @@ async fn the_last_owner_can_never_be_removed_demoted_or_leave() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn members_are_listed_changed_removed_and_leave() {
-    let app = TestApp::embedded().await;
+async fn members_are_listed_changed_removed_and_leave(app: TestApp) {
     let owner = app.signed_up_user().await;
     let org = app.organization(&owner, "Team").await;
     let admin = app.member(&org, &owner, "admin").await;
@@ -428,9 +416,7 @@ async fn members_are_listed_changed_removed_and_leave() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_member_accepting_another_invitation_is_told_they_are_one_already() {
-    let app = TestApp::embedded().await;
+async fn a_member_accepting_another_invitation_is_told_they_are_one_already(app: TestApp) {
     let owner = app.signed_up_user().await;
     let org = app.organization(&owner, "Twice").await;
     let member = app.member(&org, &owner, "viewer").await;
@@ -483,9 +469,7 @@ async fn a_member_accepting_another_invitation_is_told_they_are_one_already() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn an_invitation_is_accepted_once_by_its_addressee_only() {
-    let app = TestApp::embedded().await;
+async fn an_invitation_is_accepted_once_by_its_addressee_only(app: TestApp) {
     let owner = app.signed_up_user().await;
     let org = app.organization(&owner, "Invites").await;
     let invitee_email = format!(
@@ -535,11 +519,14 @@ async fn an_invitation_is_accepted_once_by_its_addressee_only() {
         .await;
     assert_problem(response, StatusCode::NOT_FOUND, "not_found").await;
 
-    // The invitee's mail carries the same token.
-    assert_eq!(
-        app.code_sent_to(&invitee_email, MessageKind::Invitation),
-        token
-    );
+    // The invitee's mail carries the same token (the local outbox; on AWS
+    // no mail service is wired yet: docs/decisions.md, "Mail is a port").
+    if app.data_dir.is_some() {
+        assert_eq!(
+            app.code_sent_to(&invitee_email, MessageKind::Invitation),
+            token
+        );
+    }
     let invitee = app.signed_up_user_with(&invitee_email).await;
     let (status, member) = app
         .json(
@@ -574,9 +561,7 @@ async fn an_invitation_is_accepted_once_by_its_addressee_only() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_revoked_or_declined_invitation_cannot_be_accepted() {
-    let app = TestApp::embedded().await;
+async fn a_revoked_or_declined_invitation_cannot_be_accepted(app: TestApp) {
     let owner = app.signed_up_user().await;
     let org = app.organization(&owner, "Revokes").await;
     let invitations = format!("/api/v1/foundation/organizations/{org}/invitations/");
@@ -674,9 +659,7 @@ async fn a_revoked_or_declined_invitation_cannot_be_accepted() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn the_audit_log_filters_by_actor_action_target_and_time_and_pages() {
-    let app = TestApp::embedded().await;
+async fn the_audit_log_filters_by_actor_action_target_and_time_and_pages(app: TestApp) {
     let owner = app.signed_up_user().await;
     let org = app.organization(&owner, "Audit").await;
     let before = chrono::Utc::now();
@@ -747,9 +730,7 @@ async fn the_audit_log_filters_by_actor_action_target_and_time_and_pages() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn every_organization_change_is_announced_as_a_domain_event() {
-    let app = TestApp::embedded().await;
+async fn every_organization_change_is_announced_as_a_domain_event(app: TestApp) {
     let owner = app.signed_up_user().await;
     let org = app.organization(&owner, "Events").await;
     let (status, _) = app
@@ -795,3 +776,17 @@ async fn every_organization_change_is_announced_as_a_domain_event() {
     }
     app.stop().await;
 }
+
+crate::helpers::on_both_backends!(
+    an_organization_is_created_listed_read_renamed_and_deleted_with_audit,
+    an_organization_carries_a_description_set_changed_and_cleared,
+    bad_organization_input_is_a_422_and_creates_nothing,
+    my_organizations_come_in_pages,
+    the_last_owner_can_never_be_removed_demoted_or_leave,
+    members_are_listed_changed_removed_and_leave,
+    a_member_accepting_another_invitation_is_told_they_are_one_already,
+    an_invitation_is_accepted_once_by_its_addressee_only,
+    a_revoked_or_declined_invitation_cannot_be_accepted,
+    the_audit_log_filters_by_actor_action_target_and_time_and_pages,
+    every_organization_change_is_announced_as_a_domain_event,
+);

@@ -174,12 +174,4 @@ async fn every_scoped_route_answers_each_role_exactly(app: TestApp) {
     app.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_scoped_route_answers_each_role_exactly_embedded() {
-    every_scoped_route_answers_each_role_exactly(TestApp::embedded().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_scoped_route_answers_each_role_exactly_on_moto() {
-    every_scoped_route_answers_each_role_exactly(TestApp::aws().await).await;
-}
+crate::helpers::on_both_backends!(every_scoped_route_answers_each_role_exactly);

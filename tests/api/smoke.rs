@@ -81,28 +81,7 @@ async fn a_duplicate_registration_is_a_conflict_and_a_wrong_password_is_refused(
     app.stop().await;
 }
 
-macro_rules! on_both {
-    ($($test:ident),+ $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(crate::helpers::TestApp::embedded().await).await;
-                }
-            )+
-        }
-        mod aws {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(crate::helpers::TestApp::aws().await).await;
-                }
-            )+
-        }
-    };
-}
-
-on_both!(
+crate::helpers::on_both_backends!(
     health_reports_every_port_up,
     a_registered_user_signs_in_reads_their_account_and_signs_out,
     a_duplicate_registration_is_a_conflict_and_a_wrong_password_is_refused,
