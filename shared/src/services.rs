@@ -174,7 +174,7 @@ impl Services {
             }),
             #[cfg(feature = "aws")]
             Backend::Aws(settings) => {
-                let sdk = aws::load_sdk_config().await;
+                let sdk = aws::load_lambda_sdk_config().await;
                 Self::aws_in(&sdk, settings, PortSet::from_bits(PORTS))
             }
             #[cfg(not(feature = "aws"))]
