@@ -210,6 +210,7 @@ fn synthetic(per_module: usize) -> Vec<Module> {
                     request: None,
                     response: None,
                     status: 204,
+                    refusals: &[],
                     handler: Handler::Plain(synthetic_handler),
                 })
                 .collect();

@@ -32,6 +32,7 @@ pub const MODULE: Module = Module {
         request: None,
         response: Some(BodySchema::of::<Health>()),
         status: 200,
+        refusals: &[503],
         handler: plain!(get),
     }],
     workers: &[WorkerRoute {

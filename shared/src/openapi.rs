@@ -60,6 +60,40 @@ fn problem_response(description: &str) -> utoipa::openapi::Response {
         .build()
 }
 
+/// Every status a route may answer besides success, in order.
+fn statuses(route: &ApiRoute) -> Vec<u16> {
+    let mut statuses = vec![400, 404, 422, 429, 500];
+    if route.request.is_some() {
+        statuses.push(413);
+    }
+    if route.access.needs_token() {
+        statuses.push(401);
+    }
+    if route.access.scope().is_some() {
+        statuses.push(403);
+    }
+    statuses.extend(route.refusals);
+    statuses.sort_unstable();
+    statuses.dedup();
+    statuses
+}
+
+fn meaning(status: u16) -> &'static str {
+    match status {
+        400 => "Malformed request",
+        401 => "Not signed in, or invalid credentials",
+        403 => "Not allowed (the role, or an unconfirmed account)",
+        404 => "Not found, or not yours",
+        409 => "Conflicts with the current state (see the code)",
+        412 => "Stale version: read again and retry",
+        413 => "Body too large",
+        422 => "Invalid input (see errors)",
+        429 => "Too many requests",
+        503 => "A port is down",
+        _ => "Internal error",
+    }
+}
+
 /// Path parameter names of a template, in order.
 fn path_params(path: &str) -> impl Iterator<Item = &str> {
     path.split('/')
@@ -127,20 +161,16 @@ pub fn document() -> OpenApi {
             }
             None => ResponseBuilder::new().description("Success").build(),
         };
-        operation = operation
-            .response(route.status.to_string(), success)
-            .response("400", problem_response("Malformed request"))
-            .response("422", problem_response("Invalid input"))
-            .response("500", problem_response("Internal error"));
-        if route.access.needs_token() {
-            operation = operation
-                .security(SecurityRequirement::new(BEARER, Vec::<String>::new()))
-                .response("401", problem_response("Not signed in"))
-                .response("404", problem_response("Not found, or not yours"));
+        // A degraded health report is still the report, with 503.
+        if route.refusals.contains(&503) {
+            operation = operation.response("503", success.clone());
         }
-        if route.access.scope().is_some() {
-            operation =
-                operation.response("403", problem_response("Your role does not allow this"));
+        operation = operation.response(route.status.to_string(), success);
+        for status in statuses(route).into_iter().filter(|s| *s != 503) {
+            operation = operation.response(status.to_string(), problem_response(meaning(status)));
+        }
+        if route.access.needs_token() {
+            operation = operation.security(SecurityRequirement::new(BEARER, Vec::<String>::new()));
         }
         paths.add_path_operation(route.path, vec![method(route)], operation.build());
     }

@@ -164,11 +164,23 @@ async fn unknown_paths_are_404_and_wrong_methods_405() {
     let response = app
         .call(Method::DELETE, "/api/v1/health/", None, None)
         .await;
+    assert_eq!(response.headers()["allow"], "GET");
     assert_problem(
         response,
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
     )
     .await;
+    // A path with several methods names them all.
+    let response = app
+        .call(
+            Method::TRACE,
+            "/api/v1/foundation/organizations",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(response.headers()["allow"], "POST, GET");
     app.stop().await;
 }

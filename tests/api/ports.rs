@@ -30,6 +30,7 @@ const fn route_with(ports: &'static [Port]) -> ApiRoute {
         request: None,
         response: None,
         status: 204,
+        refusals: &[],
         handler: Handler::Plain(uses_identity),
     }
 }

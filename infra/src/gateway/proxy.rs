@@ -81,7 +81,14 @@ impl Proxy {
         let (found, params) = routes::find(request.method().as_str(), request.uri().path());
         let route = match found {
             Found::Route(route) => route,
-            Found::WrongMethod => return refuse(&ApiError::MethodNotAllowed, request_id),
+            Found::WrongMethod(methods) => {
+                // RFC 9110: a 405 names the methods the path has.
+                let mut response = refuse(&ApiError::MethodNotAllowed, request_id);
+                if let Ok(allow) = HeaderValue::from_str(&methods.join(", ")) {
+                    response.headers_mut().insert(header::ALLOW, allow);
+                }
+                return response;
+            }
             Found::NoRoute => return refuse(&ApiError::NotFound, request_id),
         };
         let claims = match route.access.needs_token() {

@@ -9,17 +9,16 @@ use lambda_http::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::email::Email;
 use super::users::UserView;
 use crate::http::{
-    ApiError, DEFAULT_BODY_LIMIT, FieldError, HandlerResult, access_token, json, json_body,
-    no_content,
+    ApiError, Conflict, DEFAULT_BODY_LIMIT, FieldError, HandlerResult, access_token, json,
+    json_body, no_content,
 };
 use crate::ports::events::DomainEvent;
 use crate::ports::identity::{IdentityError, SignUp};
 use crate::services::Services;
+use crate::tenancy::Email;
 
-const MAX_NAME: usize = 100;
 const MAX_PASSWORD: usize = 256;
 
 /// `POST /api/v1/foundation/auth/register/client/`.
@@ -27,12 +26,16 @@ const MAX_PASSWORD: usize = 256;
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// The e-mail address; also the sign-in name.
+    #[schema(schema_with = crate::http::schema::email)]
     pub email: String,
     /// The password: 8 to 256 characters, not a common or easily guessed one.
+    #[schema(schema_with = crate::http::schema::new_password)]
     pub password: String,
     /// Given name.
+    #[schema(schema_with = crate::http::schema::name)]
     pub first_name: String,
     /// Family name.
+    #[schema(schema_with = crate::http::schema::name)]
     pub last_name: String,
 }
 
@@ -50,8 +53,10 @@ pub struct RegisterResponse {
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// The e-mail address.
+    #[schema(schema_with = crate::http::schema::email)]
     pub email: String,
     /// The password.
+    #[schema(schema_with = crate::http::schema::given_password)]
     pub password: String,
 }
 
@@ -71,26 +76,20 @@ pub struct LoginResponse {
 }
 
 fn name(field: &str, value: &str, errors: &mut Vec<FieldError>) -> String {
-    let trimmed = value.trim();
-    if trimmed.is_empty() {
-        errors.push(FieldError::new(field, "is required"));
-    } else if trimmed.chars().count() > MAX_NAME {
-        errors.push(FieldError::new(
-            field,
-            format!("is longer than {MAX_NAME} characters"),
-        ));
-    }
-    trimmed.to_string()
+    crate::http::schema::check_name(value).unwrap_or_else(|why| {
+        errors.push(FieldError::new(field, why));
+        String::new()
+    })
 }
 
 /// A password given to sign in: present and not absurdly long.
 fn password(value: &str, errors: &mut Vec<FieldError>) {
     if value.is_empty() {
         errors.push(FieldError::new("password", "is required"));
-    } else if value.len() > MAX_PASSWORD {
+    } else if value.chars().count() > MAX_PASSWORD {
         errors.push(FieldError::new(
             "password",
-            format!("is longer than {MAX_PASSWORD} bytes"),
+            format!("is longer than {MAX_PASSWORD} characters"),
         ));
     }
 }
@@ -202,8 +201,10 @@ pub async fn logout(services: Arc<Services>, request: Request) -> HandlerResult 
 #[serde(deny_unknown_fields)]
 pub struct ConfirmRequest {
     /// The e-mail address signed up with.
+    #[schema(schema_with = crate::http::schema::email)]
     pub email: String,
     /// The code e-mailed at sign-up.
+    #[schema(schema_with = crate::http::schema::code)]
     pub code: String,
 }
 
@@ -212,6 +213,7 @@ pub struct ConfirmRequest {
 #[serde(deny_unknown_fields)]
 pub struct EmailRequest {
     /// The e-mail address.
+    #[schema(schema_with = crate::http::schema::email)]
     pub email: String,
 }
 
@@ -229,6 +231,7 @@ pub struct DeliveryResponse {
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     /// The refresh token from sign-in.
+    #[schema(schema_with = crate::http::schema::refresh_token)]
     pub refresh: String,
 }
 
@@ -248,10 +251,13 @@ pub struct RefreshResponse {
 #[serde(deny_unknown_fields)]
 pub struct ResetRequest {
     /// The e-mail address.
+    #[schema(schema_with = crate::http::schema::email)]
     pub email: String,
     /// The code e-mailed by `password/forgot/`.
+    #[schema(schema_with = crate::http::schema::code)]
     pub code: String,
     /// The new password.
+    #[schema(schema_with = crate::http::schema::new_password)]
     pub new_password: String,
 }
 
@@ -260,14 +266,15 @@ pub struct ResetRequest {
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     /// The current password.
+    #[schema(schema_with = crate::http::schema::given_password)]
     pub old_password: String,
     /// The new password.
+    #[schema(schema_with = crate::http::schema::new_password)]
     pub new_password: String,
 }
 
 fn code(value: &str, errors: &mut Vec<FieldError>) {
-    let ok = !value.is_empty() && value.len() <= 64 && !value.chars().any(char::is_whitespace);
-    if !ok {
+    if !crate::http::schema::check_secret(value, 64) {
         errors.push(FieldError::new("code", "is not a code we sent"));
     }
 }
@@ -291,7 +298,12 @@ pub async fn confirm(services: Arc<Services>, request: Request) -> HandlerResult
     services
         .identity()?
         .confirm_sign_up(address.as_str(), &body.code)
-        .await?;
+        .await
+        .map_err(|e| match e {
+            // The pool refuses to confirm an account twice.
+            IdentityError::NotAuthorized => ApiError::Conflict(Conflict::AlreadyConfirmed),
+            other => other.into(),
+        })?;
     no_content()
 }
 
@@ -299,7 +311,16 @@ pub async fn confirm(services: Arc<Services>, request: Request) -> HandlerResult
 pub async fn resend_code(services: Arc<Services>, request: Request) -> HandlerResult {
     let body: EmailRequest = json_body(&request, DEFAULT_BODY_LIMIT)?;
     let address = Email::parse(&body.email).map_err(|why| ApiError::invalid("email", why))?;
-    let delivery = services.identity()?.resend_code(address.as_str()).await?;
+    // The pool's only refusal of a well-formed address here is an account
+    // that needs no code any more.
+    let delivery = services
+        .identity()?
+        .resend_code(address.as_str())
+        .await
+        .map_err(|e| match e {
+            IdentityError::InvalidParameter(_) => ApiError::Conflict(Conflict::AlreadyConfirmed),
+            other => other.into(),
+        })?;
     json(
         StatusCode::OK,
         &DeliveryResponse {
@@ -312,7 +333,7 @@ pub async fn resend_code(services: Arc<Services>, request: Request) -> HandlerRe
 /// New access and id tokens from a refresh token.
 pub async fn refresh(services: Arc<Services>, request: Request) -> HandlerResult {
     let body: RefreshRequest = json_body(&request, DEFAULT_BODY_LIMIT)?;
-    if body.refresh.is_empty() || body.refresh.len() > 8192 {
+    if !crate::http::schema::check_secret(&body.refresh, 8192) {
         return Err(ApiError::invalid("refresh", "is not a refresh token"));
     }
     let tokens = services

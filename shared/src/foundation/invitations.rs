@@ -17,7 +17,6 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::audit::{self, Target};
-use super::email::Email;
 use crate::http::{
     ApiError, Conflict, DEFAULT_BODY_LIMIT, HandlerResult, access_token, json, json_body,
     no_content, page_params, path_param,
@@ -28,6 +27,7 @@ use crate::ports::table::{
     CancelReason, Condition, Index, Key, Query, TableError, Update, Write, from_item, to_keyed_item,
 };
 use crate::services::Services;
+use crate::tenancy::Email;
 use crate::tenancy::guard::{self, member_item};
 use crate::tenancy::{Membership, RequestMeta, Role, Tenant, keys};
 
@@ -86,6 +86,7 @@ pub struct InvitationPage {
 #[serde(deny_unknown_fields)]
 pub struct CreateInvitation {
     /// Who to invite.
+    #[schema(schema_with = crate::http::schema::email)]
     pub email: String,
     /// The role they get.
     pub role: Role,
@@ -96,6 +97,7 @@ pub struct CreateInvitation {
 #[serde(deny_unknown_fields)]
 pub struct InvitationToken {
     /// The token from the invitation.
+    #[schema(schema_with = crate::http::schema::invitation_token)]
     pub token: String,
 }
 
@@ -320,7 +322,7 @@ async fn for_invitee(
 ) -> Result<(RequestMeta, Invitation, String), ApiError> {
     let meta = RequestMeta::of(request)?;
     let body: InvitationToken = json_body(request, DEFAULT_BODY_LIMIT)?;
-    if body.token.is_empty() || body.token.len() > 256 {
+    if !crate::http::schema::check_secret(&body.token, 256) {
         return Err(ApiError::invalid("token", "is not an invitation token"));
     }
     let found = services

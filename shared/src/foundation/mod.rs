@@ -2,7 +2,6 @@
 
 pub mod audit;
 pub mod auth;
-pub mod email;
 pub mod invitations;
 pub mod members;
 pub mod organizations;

@@ -26,7 +26,6 @@ use crate::services::Services;
 use crate::tenancy::guard::member_item;
 use crate::tenancy::{Membership, RequestMeta, Role, Tenant, keys};
 
-const MAX_NAME: usize = 100;
 const MAX_DESCRIPTION: usize = 1000;
 
 /// An organization.
@@ -72,11 +71,11 @@ pub struct OrganizationPage {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOrganization {
-    /// Display name, 1 to 100 characters (trimmed).
-    #[schema(min_length = 1, max_length = 100)]
+    /// Display name, 1 to 100 characters.
+    #[schema(schema_with = crate::http::schema::name)]
     pub name: String,
     /// What it is for, at most 1,000 characters.
-    #[schema(max_length = 1000)]
+    #[schema(schema_with = crate::http::schema::description_or_null)]
     pub description: Option<String>,
 }
 
@@ -84,14 +83,16 @@ pub struct CreateOrganization {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrganization {
-    /// New display name, 1 to 100 characters (trimmed).
-    #[schema(min_length = 1, max_length = 100)]
+    /// New display name, 1 to 100 characters.
+    #[schema(schema_with = crate::http::schema::name_or_null)]
     pub name: Option<String>,
     /// New description, at most 1,000 characters; `null` or `""` clears it.
     #[serde(default, with = "crate::http::patch")]
-    #[schema(max_length = 1000)]
+    #[schema(schema_with = crate::http::schema::description_or_null)]
     pub description: Option<Option<String>>,
     /// The version read; a stale one is a 412.
+    #[serde(default, deserialize_with = "crate::http::schema::optional_version")]
+    #[schema(schema_with = crate::http::schema::version)]
     pub version: Option<u64>,
 }
 
@@ -104,24 +105,14 @@ fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// A trimmed display name of 1 to 100 characters.
+/// A display name as `http::schema::name` describes it, trimmed.
 pub fn parse_name(name: &str) -> Result<String, ApiError> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(ApiError::invalid("name", "is required"));
-    }
-    if name.chars().count() > MAX_NAME {
-        return Err(ApiError::invalid(
-            "name",
-            format!("is longer than {MAX_NAME} characters"),
-        ));
-    }
-    Ok(name.to_string())
+    crate::http::schema::check_name(name).map_err(|why| ApiError::invalid("name", why))
 }
 
 /// A trimmed description of at most 1,000 characters; empty is none.
 pub fn parse_description(description: Option<&str>) -> Result<Option<String>, ApiError> {
-    let Some(text) = description.map(str::trim).filter(|t| !t.is_empty()) else {
+    let Some(text) = description else {
         return Ok(None);
     };
     if text.chars().count() > MAX_DESCRIPTION {
@@ -130,7 +121,8 @@ pub fn parse_description(description: Option<&str>) -> Result<Option<String>, Ap
             format!("is longer than {MAX_DESCRIPTION} characters"),
         ));
     }
-    Ok(Some(text.to_string()))
+    let text = text.trim();
+    Ok((!text.is_empty()).then(|| text.to_string()))
 }
 
 /// Reads an organization that must exist (a member can see it).

@@ -24,6 +24,7 @@ const API: &[ApiRoute] = &[
         request: Some(BodySchema::of::<auth::RegisterRequest>()),
         response: Some(BodySchema::of::<auth::RegisterResponse>()),
         status: 201,
+        refusals: &[409],
         handler: plain!(auth::register),
     },
     ApiRoute {
@@ -36,6 +37,7 @@ const API: &[ApiRoute] = &[
         request: Some(BodySchema::of::<auth::LoginRequest>()),
         response: Some(BodySchema::of::<auth::LoginResponse>()),
         status: 200,
+        refusals: &[401, 403],
         handler: plain!(auth::login),
     },
     ApiRoute {
@@ -48,6 +50,7 @@ const API: &[ApiRoute] = &[
         request: None,
         response: None,
         status: 204,
+        refusals: &[],
         handler: plain!(auth::logout),
     },
     ApiRoute {
@@ -60,6 +63,7 @@ const API: &[ApiRoute] = &[
         request: None,
         response: Some(BodySchema::of::<users::Me>()),
         status: 200,
+        refusals: &[],
         handler: plain!(users::get),
     },
     ApiRoute {
@@ -72,6 +76,7 @@ const API: &[ApiRoute] = &[
         request: Some(BodySchema::of::<users::ProfilePatch>()),
         response: Some(BodySchema::of::<users::Me>()),
         status: 200,
+        refusals: &[412],
         handler: plain!(users::update),
     },
     ApiRoute {
@@ -84,6 +89,7 @@ const API: &[ApiRoute] = &[
         request: Some(BodySchema::of::<auth::ConfirmRequest>()),
         response: None,
         status: 204,
+        refusals: &[409],
         handler: plain!(auth::confirm),
     },
     ApiRoute {
@@ -96,6 +102,7 @@ const API: &[ApiRoute] = &[
         request: Some(BodySchema::of::<auth::EmailRequest>()),
         response: Some(BodySchema::of::<auth::DeliveryResponse>()),
         status: 200,
+        refusals: &[409],
         handler: plain!(auth::resend_code),
     },
     ApiRoute {
@@ -108,6 +115,7 @@ const API: &[ApiRoute] = &[
         request: Some(BodySchema::of::<auth::RefreshRequest>()),
         response: Some(BodySchema::of::<auth::RefreshResponse>()),
         status: 200,
+        refusals: &[401],
         handler: plain!(auth::refresh),
     },
     ApiRoute {
@@ -120,6 +128,7 @@ const API: &[ApiRoute] = &[
         request: Some(BodySchema::of::<auth::EmailRequest>()),
         response: Some(BodySchema::of::<auth::DeliveryResponse>()),
         status: 200,
+        refusals: &[],
         handler: plain!(auth::forgot_password),
     },
     ApiRoute {
@@ -132,6 +141,7 @@ const API: &[ApiRoute] = &[
         request: Some(BodySchema::of::<auth::ResetRequest>()),
         response: None,
         status: 204,
+        refusals: &[],
         handler: plain!(auth::reset_password),
     },
     ApiRoute {
@@ -144,6 +154,7 @@ const API: &[ApiRoute] = &[
         request: Some(BodySchema::of::<auth::ChangePasswordRequest>()),
         response: None,
         status: 204,
+        refusals: &[],
         handler: plain!(auth::change_password),
     },
     ApiRoute {
@@ -156,6 +167,7 @@ const API: &[ApiRoute] = &[
         request: Some(BodySchema::of::<organizations::CreateOrganization>()),
         response: Some(BodySchema::of::<organizations::OrganizationView>()),
         status: 201,
+        refusals: &[],
         handler: plain!(organizations::create),
     },
     ApiRoute {
@@ -168,6 +180,7 @@ const API: &[ApiRoute] = &[
         request: None,
         response: Some(BodySchema::of::<organizations::OrganizationPage>()),
         status: 200,
+        refusals: &[],
         handler: plain!(organizations::list),
     },
     ApiRoute {
@@ -180,6 +193,7 @@ const API: &[ApiRoute] = &[
         request: None,
         response: Some(BodySchema::of::<organizations::OrganizationView>()),
         status: 200,
+        refusals: &[],
         handler: scoped!(organizations::get),
     },
     ApiRoute {
@@ -192,6 +206,7 @@ const API: &[ApiRoute] = &[
         request: Some(BodySchema::of::<organizations::UpdateOrganization>()),
         response: Some(BodySchema::of::<organizations::OrganizationView>()),
         status: 200,
+        refusals: &[409, 412],
         handler: scoped!(organizations::update),
     },
     ApiRoute {
@@ -204,6 +219,7 @@ const API: &[ApiRoute] = &[
         request: None,
         response: None,
         status: 204,
+        refusals: &[409],
         handler: scoped!(organizations::delete),
     },
     ApiRoute {
@@ -216,6 +232,7 @@ const API: &[ApiRoute] = &[
         request: None,
         response: Some(BodySchema::of::<members::MemberPage>()),
         status: 200,
+        refusals: &[],
         handler: scoped!(members::list),
     },
     ApiRoute {
@@ -228,6 +245,7 @@ const API: &[ApiRoute] = &[
         request: Some(BodySchema::of::<members::ChangeRole>()),
         response: Some(BodySchema::of::<members::MemberView>()),
         status: 200,
+        refusals: &[409],
         handler: scoped!(members::change_role),
     },
     ApiRoute {
@@ -240,6 +258,7 @@ const API: &[ApiRoute] = &[
         request: None,
         response: None,
         status: 204,
+        refusals: &[409],
         handler: scoped!(members::remove),
     },
     ApiRoute {
@@ -252,6 +271,7 @@ const API: &[ApiRoute] = &[
         request: None,
         response: None,
         status: 204,
+        refusals: &[409],
         handler: scoped!(members::leave),
     },
     ApiRoute {
@@ -264,6 +284,7 @@ const API: &[ApiRoute] = &[
         request: None,
         response: Some(BodySchema::of::<audit::AuditPage>()),
         status: 200,
+        refusals: &[],
         handler: scoped!(audit::list),
     },
     ApiRoute {
@@ -276,6 +297,7 @@ const API: &[ApiRoute] = &[
         request: Some(BodySchema::of::<invitations::CreateInvitation>()),
         response: Some(BodySchema::of::<invitations::CreatedInvitation>()),
         status: 201,
+        refusals: &[],
         handler: scoped!(invitations::create),
     },
     ApiRoute {
@@ -288,6 +310,7 @@ const API: &[ApiRoute] = &[
         request: None,
         response: Some(BodySchema::of::<invitations::InvitationPage>()),
         status: 200,
+        refusals: &[],
         handler: scoped!(invitations::list),
     },
     ApiRoute {
@@ -300,6 +323,7 @@ const API: &[ApiRoute] = &[
         request: None,
         response: None,
         status: 204,
+        refusals: &[409],
         handler: scoped!(invitations::revoke),
     },
     ApiRoute {
@@ -312,6 +336,7 @@ const API: &[ApiRoute] = &[
         request: Some(BodySchema::of::<invitations::InvitationToken>()),
         response: Some(BodySchema::of::<members::MemberView>()),
         status: 200,
+        refusals: &[409],
         handler: plain!(invitations::accept),
     },
     ApiRoute {
@@ -324,6 +349,7 @@ const API: &[ApiRoute] = &[
         request: Some(BodySchema::of::<invitations::InvitationToken>()),
         response: None,
         status: 204,
+        refusals: &[409],
         handler: plain!(invitations::decline),
     },
     ApiRoute {
@@ -336,6 +362,7 @@ const API: &[ApiRoute] = &[
         request: None,
         response: Some(BodySchema::of::<members::MemberView>()),
         status: 200,
+        refusals: &[],
         handler: scoped!(members::get),
     },
 ];

@@ -16,8 +16,6 @@ use crate::ports::identity::User;
 use crate::ports::table::{Condition, Key, Update, from_item};
 use crate::services::Services;
 
-const MAX_NAME: usize = 100;
-
 /// A user as the API shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct UserView {
@@ -82,19 +80,26 @@ pub struct Me {
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
     /// Given name.
+    #[schema(schema_with = crate::http::schema::name_or_null)]
     pub first_name: Option<String>,
     /// Family name.
+    #[schema(schema_with = crate::http::schema::name_or_null)]
     pub last_name: Option<String>,
     /// Avatar blob key (`null` clears).
     #[serde(default, with = "crate::http::patch")]
+    #[schema(schema_with = crate::http::schema::blob_key_or_null)]
     pub avatar_key: Option<Option<String>>,
     /// Language tag (`null` clears).
     #[serde(default, with = "crate::http::patch")]
+    #[schema(schema_with = crate::http::schema::locale_or_null)]
     pub locale: Option<Option<String>>,
     /// Time zone (`null` clears).
     #[serde(default, with = "crate::http::patch")]
+    #[schema(schema_with = crate::http::schema::timezone_or_null)]
     pub timezone: Option<Option<String>>,
     /// The version read; a stale one is a 412.
+    #[serde(default, deserialize_with = "crate::http::schema::optional_version")]
+    #[schema(schema_with = crate::http::schema::version)]
     pub version: Option<u64>,
 }
 
@@ -128,18 +133,12 @@ impl ProfilePatch {
             ("first_name", &self.first_name),
             ("last_name", &self.last_name),
         ] {
-            if let Some(v) = value {
-                let n = v.trim().chars().count();
-                if n == 0 || n > MAX_NAME {
-                    errors.push(FieldError::new(
-                        field,
-                        format!("must be 1 to {MAX_NAME} characters"),
-                    ));
-                }
+            if let Some(Err(why)) = value.as_deref().map(crate::http::schema::check_name) {
+                errors.push(FieldError::new(field, why));
             }
         }
         if let Some(Some(key)) = &self.avatar_key
-            && crate::ports::blobs::validate_key(key).is_err()
+            && (key.chars().count() > 256 || crate::ports::blobs::validate_key(key).is_err())
         {
             errors.push(FieldError::new("avatar_key", "is not a blob key"));
         }

@@ -6,6 +6,7 @@ pub mod patch;
 pub mod problem;
 pub mod request;
 pub mod response;
+pub mod schema;
 
 pub use problem::{ApiError, Conflict, FieldError, Problem};
 pub use request::{

@@ -42,6 +42,8 @@ impl FieldError {
 pub enum Conflict {
     /// `email_taken`: an account with that e-mail address exists.
     EmailTaken,
+    /// `already_confirmed`: the account is confirmed; no code is needed.
+    AlreadyConfirmed,
     /// `last_owner`: the change would leave the organization without an owner.
     LastOwner,
     /// `already_member`: the invitee is a member already.
@@ -56,8 +58,9 @@ pub enum Conflict {
 
 impl Conflict {
     /// Every conflict, for the documentation and its tests.
-    pub const ALL: [Conflict; 6] = [
+    pub const ALL: [Conflict; 7] = [
         Conflict::EmailTaken,
+        Conflict::AlreadyConfirmed,
         Conflict::LastOwner,
         Conflict::AlreadyMember,
         Conflict::InvitationNotPending,
@@ -69,6 +72,7 @@ impl Conflict {
     pub fn code(self) -> &'static str {
         match self {
             Conflict::EmailTaken => "email_taken",
+            Conflict::AlreadyConfirmed => "already_confirmed",
             Conflict::LastOwner => "last_owner",
             Conflict::AlreadyMember => "already_member",
             Conflict::InvitationNotPending => "invitation_not_pending",
@@ -80,6 +84,7 @@ impl Conflict {
     fn detail(self) -> &'static str {
         match self {
             Conflict::EmailTaken => "An account with that e-mail already exists.",
+            Conflict::AlreadyConfirmed => "This account is confirmed already.",
             Conflict::LastOwner => "An organization keeps at least one owner.",
             Conflict::AlreadyMember => "You are already a member of this organization.",
             Conflict::InvitationNotPending => "This invitation is no longer pending.",

@@ -125,8 +125,13 @@ pub fn json_body<T: DeserializeOwned>(request: &Request, limit: usize) -> Result
     if bytes.len() > limit {
         return Err(ApiError::TooLarge { limit });
     }
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    let Some(first) = bytes.iter().find(|b| !b.is_ascii_whitespace()) else {
         return Err(ApiError::Malformed("a JSON body is required".into()));
+    };
+    // Every body is an object; serde would also read a struct from an array
+    // of its fields in order, which no schema of ours allows.
+    if *first == b'[' {
+        return Err(ApiError::invalid("", "the body must be a JSON object"));
     }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {

@@ -136,6 +136,10 @@ pub struct ApiRoute {
     pub response: Option<BodySchema>,
     /// The status of success: 200, 201, 202 or 204.
     pub status: u16,
+    /// The other statuses it may answer, beyond those every route may (400,
+    /// 404, 422, 429, 500; 413 with a body; 401 with a token; 403 when
+    /// scoped): 409, 412 … The OpenAPI document lists them all.
+    pub refusals: &'static [u16],
     /// The handler.
     pub handler: Handler,
 }
@@ -338,12 +342,12 @@ pub const fn function(name: &str) -> Function {
 }
 
 /// The outcome of looking a request up in the table.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub enum Found<'a> {
     /// A route matched; its path parameters in template order.
     Route(&'a ApiRoute),
-    /// The path exists but not with this method.
-    WrongMethod,
+    /// The path exists but not with this method; the methods it has.
+    WrongMethod(Vec<&'static str>),
     /// No route has this path.
     NoRoute,
 }
@@ -351,19 +355,19 @@ pub enum Found<'a> {
 /// Finds the route of a request; a path answers with or without its trailing
 /// slash. Gives the path parameters too.
 pub fn find(method: &str, path: &str) -> (Found<'static>, Vec<(String, String)>) {
-    let mut path_exists = false;
+    let mut allowed = Vec::new();
     for route in api() {
         if let Some(params) = match_path(route.path, path) {
             if route.method.eq_ignore_ascii_case(method) {
                 return (Found::Route(route), params);
             }
-            path_exists = true;
+            allowed.push(route.method);
         }
     }
-    let found = if path_exists {
-        Found::WrongMethod
-    } else {
+    let found = if allowed.is_empty() {
         Found::NoRoute
+    } else {
+        Found::WrongMethod(allowed)
     };
     (found, Vec::new())
 }
@@ -449,6 +453,12 @@ mod tests {
                 assert!(["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&route.method));
                 assert!(routes.insert((route.method, route.path)), "{}", route.path);
                 assert!([200, 201, 202, 204].contains(&route.status), "{name}");
+                for status in route.refusals {
+                    assert!(
+                        [401, 403, 409, 412, 503].contains(status),
+                        "{name}: {status}"
+                    );
+                }
                 assert_eq!(route.status == 204, route.response.is_none(), "{name}");
                 let names_a_tenant =
                     route.path.contains("/organizations/{") || route.path.contains("/projects/{");
@@ -497,7 +507,7 @@ mod tests {
         assert!(matches!(find("GET", "/api/v1/health/").0, Found::Route(_)));
         assert!(matches!(
             find("DELETE", "/api/v1/health").0,
-            Found::WrongMethod
+            Found::WrongMethod(methods) if methods == ["GET"]
         ));
         assert!(matches!(find("GET", "/api/v1/nope").0, Found::NoRoute));
     }

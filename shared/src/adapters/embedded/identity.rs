@@ -366,7 +366,7 @@ fn uuid_v4() -> String {
 
 /// The pool accepts the addresses the platform's `Email` type accepts.
 fn valid_email(email: &str) -> bool {
-    crate::foundation::email::Email::parse(email).is_ok()
+    crate::tenancy::Email::parse(email).is_ok()
 }
 
 fn delivery(email: &str) -> CodeDelivery {
