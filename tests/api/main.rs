@@ -10,5 +10,6 @@ mod docs;
 mod organizations;
 mod ports;
 mod roles;
+mod scopes;
 mod smoke;
 mod workers;
