@@ -19,7 +19,7 @@ pub fn check(password: &str, context: &[&str]) -> Result<(), String> {
         let why = estimate
             .feedback()
             .and_then(|f| f.warning())
-            .map(|w| format!(": {w}"))
+            .map(|w| format!(" ({})", w.to_string().trim_end_matches('.').to_lowercase()))
             .unwrap_or_default();
         return Err(format!(
             "is too common or too easy to guess{why}; a few unrelated words make a strong one"
