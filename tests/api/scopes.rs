@@ -99,6 +99,8 @@ async fn a_project_scope_checks_the_role_in_the_projects_organization(app: TestA
     assert_eq!(status_and_body(&app, &project, &viewer.id).await.0, 403);
     let denied = app.audit(&org, &owner, "outcome=denied").await;
     assert_eq!(denied[0]["action"], "project.probed");
+    assert_eq!(denied[0]["target_type"], "project");
+    assert_eq!(denied[0]["target_id"], project.as_str());
     assert_eq!(denied[0]["actor"], viewer.id.as_str());
     // Not a member, or no such project: 404, the same answer.
     let (status, body) = status_and_body(&app, &project, &outsider.id).await;

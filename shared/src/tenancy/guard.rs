@@ -143,8 +143,18 @@ pub async fn resolve(
     };
     let membership = match require(table, &meta.caller, &organization_id, scope.least).await {
         Err(ApiError::Forbidden) => {
+            let target = match &project_id {
+                Some(project) => Target {
+                    kind: "project",
+                    id: project,
+                },
+                None => Target {
+                    kind: "organization",
+                    id: &organization_id,
+                },
+            };
             return Err(match scope.audit {
-                Some(action) => refuse(services, &meta, &organization_id, action).await,
+                Some(action) => refuse_on(services, &meta, &organization_id, action, target).await,
                 None => ApiError::Forbidden,
             });
         }
@@ -166,16 +176,23 @@ pub async fn refuse(
     organization_id: &str,
     action: &str,
 ) -> ApiError {
+    let target = Target {
+        kind: "organization",
+        id: organization_id,
+    };
+    refuse_on(services, meta, organization_id, action, target).await
+}
+
+/// [`refuse`], naming what the refused change was aimed at.
+async fn refuse_on(
+    services: &Services,
+    meta: &RequestMeta,
+    organization_id: &str,
+    action: &str,
+    target: Target<'_>,
+) -> ApiError {
     let recorded = async {
-        let entry = audit::denied(
-            meta,
-            organization_id,
-            action,
-            Target {
-                kind: "organization",
-                id: organization_id,
-            },
-        )?;
+        let entry = audit::denied(meta, organization_id, action, target)?;
         services
             .table()?
             .put(entry, Some(Condition::Absent))
