@@ -330,28 +330,8 @@ async fn passwords_need_length_not_composition_and_refuse_common_ones(app: TestA
     // Twenty lowercase letters, no digit, no symbol, no capital: accepted.
     let passphrase = "quietriverbendslowly";
     assert_eq!(passphrase.len(), 20);
-    let address = email();
-    let (status, body) = app
-        .json(
-            Method::POST,
-            &format!("{AUTH}/register/client/"),
-            Some(register(address.clone(), passphrase)),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    if body["confirmed"] == false {
-        app.services
-            .identity()
-            .expect("identity")
-            .confirm_sign_up(&address, "123456")
-            .await
-            .expect("confirm on moto");
-    }
-    assert_eq!(
-        login(&app, &address, passphrase).await.status(),
-        StatusCode::OK
-    );
+    let user = app.signed_up_as(&email(), passphrase).await;
+    assert!(!user.access.is_empty());
 
     for (password, rule) in [
         ("password1", "too common"),

@@ -204,13 +204,19 @@ impl TestApp {
 
     /// Registers `email`, confirms it where needed and signs in.
     pub async fn signed_up_user_with(&self, email: &str) -> User {
+        self.signed_up_as(email, PASSWORD).await
+    }
+
+    /// Registers `email` with `password`, confirms it where needed (moto's
+    /// pool does not auto-confirm) and signs in.
+    pub async fn signed_up_as(&self, email: &str, password: &str) -> User {
         let email = email.to_string();
         let (status, body) = self
             .json(
                 Method::POST,
                 "/api/v1/foundation/auth/register/client/",
                 Some(json!({
-                    "email": email, "password": PASSWORD,
+                    "email": email, "password": password,
                     "first_name": "Ada", "last_name": "Lovelace"
                 })),
                 None,
@@ -229,7 +235,7 @@ impl TestApp {
             .json(
                 Method::POST,
                 "/api/v1/foundation/auth/login/",
-                Some(json!({"email": email, "password": PASSWORD})),
+                Some(json!({"email": email, "password": password})),
                 None,
             )
             .await;

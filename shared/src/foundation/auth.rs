@@ -19,7 +19,7 @@ use crate::ports::identity::{IdentityError, SignUp};
 use crate::services::Services;
 use crate::tenancy::Email;
 
-const MAX_PASSWORD: usize = 256;
+const MAX_PASSWORD: usize = crate::resources::PASSWORD_POLICY.max_length;
 
 /// `POST /api/v1/foundation/auth/register/client/`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -274,7 +274,7 @@ pub struct ChangePasswordRequest {
 }
 
 fn code(value: &str, errors: &mut Vec<FieldError>) {
-    if !crate::http::schema::check_secret(value, 64) {
+    if !crate::http::schema::check_secret(value, crate::http::schema::MAX_CODE) {
         errors.push(FieldError::new("code", "is not a code we sent"));
     }
 }
@@ -333,7 +333,7 @@ pub async fn resend_code(services: Arc<Services>, request: Request) -> HandlerRe
 /// New access and id tokens from a refresh token.
 pub async fn refresh(services: Arc<Services>, request: Request) -> HandlerResult {
     let body: RefreshRequest = json_body(&request, DEFAULT_BODY_LIMIT)?;
-    if !crate::http::schema::check_secret(&body.refresh, 8192) {
+    if !crate::http::schema::check_secret(&body.refresh, crate::http::schema::MAX_REFRESH_TOKEN) {
         return Err(ApiError::invalid("refresh", "is not a refresh token"));
     }
     let tokens = services

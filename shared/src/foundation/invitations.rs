@@ -322,7 +322,7 @@ async fn for_invitee(
 ) -> Result<(RequestMeta, Invitation, String), ApiError> {
     let meta = RequestMeta::of(request)?;
     let body: InvitationToken = json_body(request, DEFAULT_BODY_LIMIT)?;
-    if !crate::http::schema::check_secret(&body.token, 256) {
+    if !crate::http::schema::check_secret(&body.token, crate::http::schema::MAX_INVITATION_TOKEN) {
         return Err(ApiError::invalid("token", "is not an invitation token"));
     }
     let found = services

@@ -26,7 +26,7 @@ use crate::services::Services;
 use crate::tenancy::guard::member_item;
 use crate::tenancy::{Membership, RequestMeta, Role, Tenant, keys};
 
-const MAX_DESCRIPTION: usize = 1000;
+use crate::http::schema::MAX_DESCRIPTION;
 
 /// An organization.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

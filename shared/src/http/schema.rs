@@ -15,6 +15,17 @@ const VISIBLE: &str = r"[^\s\x00-\x1f\x7f-\x9f]";
 /// The largest version a client may send: JavaScript's largest safe integer.
 pub const MAX_VERSION: u64 = 9_007_199_254_740_991;
 
+/// The longest display name, in characters.
+pub const MAX_NAME: usize = 100;
+/// The longest free-text description, in characters.
+pub const MAX_DESCRIPTION: usize = 1000;
+/// The longest code the pool e-mails.
+pub const MAX_CODE: usize = 64;
+/// The longest invitation token.
+pub const MAX_INVITATION_TOKEN: usize = 256;
+/// The longest refresh token.
+pub const MAX_REFRESH_TOKEN: usize = 8192;
+
 fn string(min: Option<usize>, max: Option<usize>, pattern: Option<String>) -> ObjectBuilder {
     ObjectBuilder::new()
         .schema_type(Type::String)
@@ -27,11 +38,6 @@ fn or_null(builder: ObjectBuilder) -> Object {
     builder
         .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
         .build()
-}
-
-/// Whether `c` may appear in a name, a code or an address: not a control.
-pub fn is_control(c: char) -> bool {
-    c.is_control()
 }
 
 // ------------------------------------------------------------- e-mail
@@ -70,7 +76,7 @@ pub fn name_or_null() -> Object {
 fn name_builder() -> ObjectBuilder {
     string(
         Some(1),
-        Some(100),
+        Some(MAX_NAME),
         Some(format!(
             r"^[^\x00-\x1f\x7f-\x9f]*{VISIBLE}[^\x00-\x1f\x7f-\x9f]*$"
         )),
@@ -79,10 +85,10 @@ fn name_builder() -> ObjectBuilder {
 
 /// Checks a display name as [`name`] describes it; gives it trimmed.
 pub fn check_name(value: &str) -> Result<String, String> {
-    if value.chars().count() > 100 {
-        return Err("is longer than 100 characters".into());
+    if value.chars().count() > MAX_NAME {
+        return Err(format!("is longer than {MAX_NAME} characters"));
     }
-    if value.chars().any(is_control) {
+    if value.chars().any(char::is_control) {
         return Err("holds a control character".into());
     }
     let trimmed = value.trim();
@@ -94,7 +100,7 @@ pub fn check_name(value: &str) -> Result<String, String> {
 
 /// A free text of at most 1,000 characters, or `null`.
 pub fn description_or_null() -> Object {
-    or_null(string(None, Some(1000), None))
+    or_null(string(None, Some(MAX_DESCRIPTION), None))
 }
 
 // ---------------------------------------------------------- passwords
@@ -102,16 +108,22 @@ pub fn description_or_null() -> Object {
 /// A new password: 8 to 256 characters (and not a common one, which no
 /// schema can say: `foundation::password`).
 pub fn new_password() -> Object {
-    string(Some(8), Some(256), None)
+    let policy = crate::resources::PASSWORD_POLICY;
+    string(Some(policy.min_length), Some(policy.max_length), None)
         .description(Some(
-            "8 to 256 characters; commonly used or easily guessed passwords are refused",
+            "Commonly used or easily guessed passwords are refused",
         ))
         .build()
 }
 
 /// A password given to sign in: 1 to 256 characters.
 pub fn given_password() -> Object {
-    string(Some(1), Some(256), None).build()
+    string(
+        Some(1),
+        Some(crate::resources::PASSWORD_POLICY.max_length),
+        None,
+    )
+    .build()
 }
 
 // ------------------------------------------------------------- tokens
@@ -123,23 +135,23 @@ fn secret(max: usize) -> Object {
 
 /// A code the pool e-mailed (at most 64 visible characters).
 pub fn code() -> Object {
-    secret(64)
+    secret(MAX_CODE)
 }
 
 /// An invitation token (at most 256 visible characters).
 pub fn invitation_token() -> Object {
-    secret(256)
+    secret(MAX_INVITATION_TOKEN)
 }
 
 /// A refresh token (at most 8,192 visible characters).
 pub fn refresh_token() -> Object {
-    secret(8192)
+    secret(MAX_REFRESH_TOKEN)
 }
 
 /// Checks a code or token as [`code`] and its siblings describe it.
 pub fn check_secret(value: &str, max: usize) -> bool {
     let length = value.chars().count();
-    (1..=max).contains(&length) && !value.chars().any(|c| c.is_whitespace() || is_control(c))
+    (1..=max).contains(&length) && !value.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 // ------------------------------------------------------------ profile

@@ -269,17 +269,6 @@ pub fn workers() -> impl Iterator<Item = &'static WorkerRoute> {
     MODULES.iter().flat_map(|m| m.workers.iter())
 }
 
-/// The module an API function belongs to.
-pub fn module_of(function: &str) -> Option<&'static str> {
-    MODULES
-        .iter()
-        .find(|m| {
-            m.api.iter().any(|r| r.function == function)
-                || m.workers.iter().any(|w| w.function == function)
-        })
-        .map(|m| m.name)
-}
-
 /// A function of the table, found by name.
 #[derive(Clone, Copy)]
 pub enum Function {
