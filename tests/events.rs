@@ -193,8 +193,7 @@ async fn a_project_created_event_goes_to_its_queues_and_is_counted() {
     let event: EventBridgeEvent<Value> = serde_json::from_str(&text).expect("an EventBridge event");
     let domain = DomainEvent {
         source: event.source.clone(),
-        detail_type: event.detail_type.clone(),
-        detail: event.detail.clone(),
+        ..DomainEvent::new("studio", event.detail_type.clone(), event.detail.clone())
     };
     let queues: Vec<&str> = RULES
         .iter()
@@ -218,6 +217,80 @@ async fn a_project_created_event_goes_to_its_queues_and_is_counted() {
     let day = event.time.expect("a time").format("%Y-%m-%d").to_string();
     let key = counter_key(organization, &day, &event.detail_type);
     assert_eq!(counted(&services, &key).await, 1);
+}
+
+// ------------------------------------------------------------- outbox
+
+const OUTBOX_BATCH: &str = "events/dynamodb/outbox.json";
+
+/// The outbox publisher's handler, from the route table.
+fn outbox_worker() -> (routes::StreamHandler, &'static [Port]) {
+    let worker = routes::worker("platform-outbox").expect("the outbox worker");
+    let Trigger::TableStream { handler, .. } = worker.trigger else {
+        panic!("platform-outbox is a table stream worker");
+    };
+    (handler, worker.ports)
+}
+
+#[tokio::test]
+async fn the_outbox_batch_puts_its_events_on_the_bus_with_their_own_ids() {
+    let batch: aws_lambda_events::dynamodb::Event =
+        serde_json::from_str(&read(OUTBOX_BATCH)).expect("a DynamoDB stream event");
+    let (handler, ports) = outbox_worker();
+    // The queue port too, to see where the rules deliver.
+    let (_dir, services) = services(&[ports, &[Port::Queue]].concat()).await;
+    let response = handler(Arc::clone(&services), batch).await;
+    assert!(response.batch_item_failures.is_empty());
+
+    let queue = services.queue().expect("queue");
+    let messages = queue
+        .receive(
+            "insights-ingest",
+            10,
+            std::time::Duration::from_secs(30),
+            std::time::Duration::ZERO,
+        )
+        .await
+        .expect("receive");
+    let delivered: Vec<(String, String)> = messages
+        .iter()
+        .map(|m| {
+            let event: EventBridgeEvent<Value> = serde_json::from_str(&m.body).expect("envelope");
+            (
+                event.detail_type,
+                event.detail["event_id"]
+                    .as_str()
+                    .expect("an id")
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        delivered,
+        [
+            (
+                "organization.created".into(),
+                "01JDQ9C1D2E3F4G5H6J7K8M9P1".into()
+            ),
+            ("member.added".into(), "01JDQ9C1D2E3F4G5H6J7K8M9P2".into()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_outbox_batch_with_no_bus_fails_from_its_first_record() {
+    let batch: aws_lambda_events::dynamodb::Event =
+        serde_json::from_str(&read(OUTBOX_BATCH)).expect("a DynamoDB stream event");
+    let (handler, _) = outbox_worker();
+    // No events port: every publish fails.
+    let (_dir, services) = services(&[]).await;
+    let response = handler(services, batch).await;
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_deref())
+        .collect();
+    assert_eq!(failed, [Some("111100000000000000000001")]);
 }
 
 // ------------------------------------------------------------- schedule

@@ -380,6 +380,35 @@ fn every_worker_has_its_trigger() {
                         .expect("JSON");
                 assert_eq!(input["detail-type"], "Scheduled Event");
             }
+            Trigger::TableStream { key_prefix, .. } => {
+                let event = &events["Stream"];
+                assert_eq!(event["Type"], "DynamoDB", "{id}");
+                let p = &event["Properties"];
+                assert_eq!(p["Stream"]["Ref"], "TableStreamArn");
+                assert_eq!(p["StartingPosition"], "TRIM_HORIZON");
+                assert_eq!(
+                    strings(&p["FunctionResponseTypes"]),
+                    ["ReportBatchItemFailures"]
+                );
+                let pattern: serde_json::Value = serde_json::from_str(
+                    p["FilterCriteria"]["Filters"][0]["Pattern"]
+                        .as_str()
+                        .expect("a pattern"),
+                )
+                .expect("JSON");
+                assert_eq!(
+                    pattern["dynamodb"]["Keys"]["pk"]["S"][0]["prefix"],
+                    key_prefix
+                );
+                assert_eq!(pattern["eventName"][0], "INSERT");
+                // What outlives its retries is named on the alarm topic.
+                assert_eq!(
+                    p["DestinationConfig"]["OnFailure"]["Destination"]["Ref"],
+                    "AlarmTopicArn"
+                );
+                let table = props("Table");
+                assert_eq!(table["StreamSpecification"]["StreamViewType"], "NEW_IMAGE");
+            }
             Trigger::PreSignUp { .. } => {
                 // The pool invokes it, only when the stack auto-confirms.
                 let (stack, _) = find(&id).expect("its function");

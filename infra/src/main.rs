@@ -122,6 +122,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         backend,
         workers: WorkerSettings::default(),
         public_url: std::env::var("NOCODE_PUBLIC_URL").ok(),
+        bus_wrapper: None,
     })
     .await?;
     tracing::info!(

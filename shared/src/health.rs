@@ -19,7 +19,8 @@ use crate::ports::table::{Key, Update};
 use crate::routes::{Access, ApiRoute, BodySchema, Module, Trigger, WorkerRoute, plain};
 use crate::services::{Port, Services};
 
-/// The platform's own functions: health and the scheduler's tick.
+/// The platform's own functions: health, the outbox publisher and the
+/// scheduler's tick.
 pub const MODULE: Module = Module {
     name: "platform",
     api: &[ApiRoute {
@@ -35,15 +36,28 @@ pub const MODULE: Module = Module {
         refusals: &[503],
         handler: plain!(get),
     }],
-    workers: &[WorkerRoute {
-        function: "scheduler-tick",
-        trigger: Trigger::Schedule {
-            expression: "rate(1 minute)",
-            handler: |services, event| Box::pin(scheduler_tick(services, event)),
+    workers: &[
+        WorkerRoute {
+            function: "platform-outbox",
+            trigger: Trigger::TableStream {
+                key_prefix: crate::outbox::KEY_PREFIX,
+                handler: |services, batch| {
+                    Box::pin(crate::outbox::publish::handle(services, batch))
+                },
+            },
+            ports: &[Port::Events],
+            summary: "Publishes the domain events each change committed to the outbox",
         },
-        ports: &[Port::Table],
-        summary: "Runs once a minute; records the tick the health report shows",
-    }],
+        WorkerRoute {
+            function: "scheduler-tick",
+            trigger: Trigger::Schedule {
+                expression: "rate(1 minute)",
+                handler: |services, event| Box::pin(scheduler_tick(services, event)),
+            },
+            ports: &[Port::Table],
+            summary: "Runs once a minute; records the tick the health report shows",
+        },
+    ],
 };
 
 /// The platform's version, as built.

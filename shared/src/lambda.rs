@@ -96,6 +96,15 @@ pub async fn run_worker<const PORTS: u8>(worker: WorkerRoute) -> Result<(), Erro
             }))
             .await
         }
+        Trigger::TableStream { handler, .. } => {
+            lambda_runtime::run(service_fn(
+                move |event: LambdaEvent<aws_lambda_events::dynamodb::Event>| {
+                    let services = Arc::clone(&services);
+                    async move { Ok::<_, Infallible>(handler(services, event.payload).await) }
+                },
+            ))
+            .await
+        }
         Trigger::PreSignUp { handler } => {
             lambda_runtime::run(service_fn(
                 move |event: LambdaEvent<CognitoEventUserPoolsPreSignup>| {

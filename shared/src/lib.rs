@@ -4,6 +4,7 @@
 //! architecture.
 
 pub mod adapters;
+pub mod change;
 pub mod config;
 pub mod foundation;
 pub mod health;
@@ -11,6 +12,7 @@ pub mod http;
 pub mod insights;
 pub mod lambda;
 pub mod openapi;
+pub mod outbox;
 pub mod ports;
 pub mod random;
 pub mod resources;

@@ -192,8 +192,7 @@ mod tests {
         let insights = DomainEvent::new("insights", "metric.recorded", json!({}));
         let foreign = DomainEvent {
             source: "other".into(),
-            detail_type: "x".into(),
-            detail: json!({}),
+            ..DomainEvent::new("other", "x", json!({}))
         };
         let targets = |e: &DomainEvent| {
             RULES

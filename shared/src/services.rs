@@ -190,7 +190,7 @@ impl Services {
     pub async fn embedded(settings: &EmbeddedSettings, ports: &[Port]) -> Result<Self, StartError> {
         let mut services = Self::new("embedded");
         let dir = settings.data_dir.as_path();
-        services.mailer = Some(Arc::new(embedded::outbox::Outbox::new(dir)));
+        services.mailer = Some(Arc::new(embedded::mailbox::Mailbox::new(dir)));
         if ports.contains(&Port::Table) {
             let table = embedded::EmbeddedTable::open(dir)
                 .map_err(|e| start_error(Port::Table)(e.to_string()))?;
@@ -287,6 +287,20 @@ impl Services {
         self
     }
 
+    /// Replaces the item table (the gateway keeps the concrete embedded table
+    /// to tail its stream and shares it here).
+    pub fn with_table(mut self, table: Arc<dyn ItemTable>) -> Self {
+        self.table = Some(table);
+        self
+    }
+
+    /// Passes the events port through `wrap` (tests put a bus that can fail
+    /// in front of the real one).
+    pub fn map_events(mut self, wrap: impl FnOnce(Arc<dyn EventBus>) -> Arc<dyn EventBus>) -> Self {
+        self.events = self.events.take().map(wrap);
+        self
+    }
+
     /// Replaces the blob store (the gateway keeps the concrete embedded store
     /// to serve its presigned URLs and shares it here).
     pub fn with_blobs(mut self, blobs: Arc<dyn BlobStore>) -> Self {
@@ -344,19 +358,6 @@ impl Services {
         self.identity
             .as_deref()
             .ok_or_else(|| missing(Port::Identity))
-    }
-
-    /// Publishes domain events after a committed change. A failure is logged,
-    /// not returned: the change itself stands, and answering an error would
-    /// invite a retry of something that already happened.
-    pub async fn announce(&self, events: Vec<crate::ports::events::DomainEvent>) {
-        let published = match self.events() {
-            Ok(bus) => bus.publish(&events).await.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        if let Err(error) = published {
-            tracing::error!(%error, "domain events not published");
-        }
     }
 
     /// Probes every built port, concurrently, in [`Port::ALL`] order.

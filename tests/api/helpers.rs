@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use nocode::gateway::{self, GatewayBackend, GatewayConfig, RunningGateway, WorkerSettings};
+use nocode::gateway::{
+    self, BusWrapper, GatewayBackend, GatewayConfig, RunningGateway, WorkerSettings,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shared::adapters::embedded::identity::{MessageKind, latest_code};
@@ -50,19 +52,35 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("data folder");
         let mut settings = EmbeddedSettings::new(dir.path());
         change(&mut settings);
-        Self::start(GatewayBackend::Embedded(settings), Some(dir)).await
+        Self::start(GatewayBackend::Embedded(settings), Some(dir), None).await
+    }
+
+    /// The embedded gateway with its event bus behind `wrapper`.
+    pub async fn embedded_with_bus(wrapper: BusWrapper) -> Self {
+        let dir = tempfile::tempdir().expect("data folder");
+        let settings = EmbeddedSettings::new(dir.path());
+        Self::start(GatewayBackend::Embedded(settings), Some(dir), Some(wrapper)).await
     }
 
     /// The latest code the embedded pool e-mailed to `to`.
     pub fn code_sent_to(&self, to: &str, kind: MessageKind) -> String {
         let dir = self.data_dir.as_ref().expect("an embedded app").path();
         latest_code(dir, to, kind)
-            .expect("read the outbox")
-            .expect("a code in the outbox")
+            .expect("read the mailbox")
+            .expect("a code in the mailbox")
     }
 
     /// The gateway on the AWS adapters, against fresh resources on moto.
     pub async fn aws() -> Self {
+        Self::aws_wrapped(None).await
+    }
+
+    /// The moto gateway with its event bus behind `wrapper`.
+    pub async fn aws_with_bus(wrapper: BusWrapper) -> Self {
+        Self::aws_wrapped(Some(wrapper)).await
+    }
+
+    async fn aws_wrapped(wrapper: Option<BusWrapper>) -> Self {
         let moto = std::env::var("NOCODE_TEST_MOTO_URL")
             .ok()
             .filter(|u| !u.is_empty())
@@ -78,16 +96,22 @@ impl TestApp {
                 settings,
             },
             None,
+            wrapper,
         )
         .await
     }
 
-    async fn start(backend: GatewayBackend, data_dir: Option<tempfile::TempDir>) -> Self {
+    async fn start(
+        backend: GatewayBackend,
+        data_dir: Option<tempfile::TempDir>,
+        bus_wrapper: Option<BusWrapper>,
+    ) -> Self {
         let running = gateway::start(GatewayConfig {
             addr: "127.0.0.1:0".parse().expect("address"),
             backend,
             workers: workers(),
             public_url: None,
+            bus_wrapper,
         })
         .await
         .expect("start the gateway");

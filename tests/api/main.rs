@@ -8,6 +8,7 @@ mod authorizer;
 mod contract;
 mod docs;
 mod organizations;
+mod outbox;
 mod ports;
 mod roles;
 mod scopes;

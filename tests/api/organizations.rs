@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use shared::adapters::embedded::outbox::MessageKind;
+use shared::adapters::embedded::mailbox::MessageKind;
 
 use crate::helpers::{TestApp, User, assert_problem};
 
@@ -519,7 +519,7 @@ async fn an_invitation_is_accepted_once_by_its_addressee_only(app: TestApp) {
         .await;
     assert_problem(response, StatusCode::NOT_FOUND, "not_found").await;
 
-    // The invitee's mail carries the same token (the local outbox; on AWS
+    // The invitee's mail carries the same token (the local mailbox; on AWS
     // no mail service is wired yet: docs/decisions.md, "Mail is a port").
     if app.data_dir.is_some() {
         assert_eq!(

@@ -87,10 +87,14 @@ fn studio(detail_type: &str, detail: Value) -> DomainEvent {
 
 async fn a_matching_event_reaches_every_rule_target_in_an_eventbridge_envelope(f: &Fixture) {
     let detail = json!({"project_id": "01J", "organization_id": "01H", "name": "Shop"});
+    let sent = studio("project.created", detail.clone());
     f.bus
-        .publish(&[studio("project.created", detail.clone())])
+        .publish(std::slice::from_ref(&sent))
         .await
         .expect("publish");
+    // The detail arrives with the event's own id, which consumers dedupe on.
+    let mut detail = detail;
+    detail["event_id"] = json!(sent.id);
     for queue in [INSIGHTS, TRIGGERS] {
         let got = f.drain_until(queue, "project.created").await;
         assert_eq!(got.len(), 1, "{queue}");
@@ -98,6 +102,11 @@ async fn a_matching_event_reaches_every_rule_target_in_an_eventbridge_envelope(f
         assert_eq!(event.source, "nocode.studio");
         assert_eq!(event.detail, detail);
         assert!(event.id.as_deref().is_some_and(|id| !id.is_empty()));
+        assert_eq!(
+            event.time.map(|t| t.timestamp()),
+            Some(sent.at.timestamp()),
+            "the envelope's time is the commit's"
+        );
         assert!(event.time.is_some());
     }
 }
@@ -108,8 +117,7 @@ async fn an_event_goes_only_where_a_rule_matches(f: &Fixture) {
             DomainEvent::new("insights", "metric.recorded", json!({"n": 1})),
             DomainEvent {
                 source: "somebody.else".into(),
-                detail_type: "stranger".into(),
-                detail: json!({}),
+                ..DomainEvent::new("else", "stranger", json!({}))
             },
             studio("sentinel", json!({})),
         ])

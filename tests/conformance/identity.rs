@@ -3,7 +3,7 @@
 //! pool and on Cognito (moto).
 //!
 //! Codes reach the tests the way they reach a user's mailbox: the embedded
-//! pool's outbox, and on moto the `x-moto-forgot-password-confirmation-code`
+//! pool's mailbox, and on moto the `x-moto-forgot-password-confirmation-code`
 //! response header (moto sends no mail, and accepts any sign-up code).
 
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -158,8 +158,8 @@ impl Pool {
         match &self.backend {
             Backend::Embedded { settings, .. } => {
                 local::latest_code(&settings.data_dir, email, kind)
-                    .expect("read the outbox")
-                    .unwrap_or_else(|| panic!("no {kind:?} code in the outbox for {email}"))
+                    .expect("read the mailbox")
+                    .unwrap_or_else(|| panic!("no {kind:?} code in the mailbox for {email}"))
             }
             Backend::Moto { reset_code, .. } => match kind {
                 // moto confirms a sign-up whatever the code.
@@ -725,7 +725,7 @@ async fn resend_code_sends_a_new_code(pool: &Pool) {
     assert_eq!(delivery.medium, "EMAIL");
     assert_eq!(delivery.destination, "u***@e***");
     let second = pool.code(&email, MessageKind::ConfirmSignUp);
-    let messages = local::outbox(&pool.embedded_parts().1.data_dir).expect("outbox");
+    let messages = local::mailbox(&pool.embedded_parts().1.data_dir).expect("mailbox");
     assert_eq!(messages.len(), 2, "two codes sent");
     assert!(
         messages
@@ -916,10 +916,10 @@ async fn auto_confirm_needs_no_code_yet_mails_it(pool: &Pool) {
         .sign_in(&email, PASSWORD)
         .await
         .expect("sign in at once");
-    // The mail is still written to the outbox, as the pool would send it.
-    let outbox = local::outbox(dir.path()).expect("outbox");
-    assert_eq!(outbox.len(), 1);
-    assert_eq!(outbox[0].to, email);
+    // The mail is still written to the mailbox, as the pool would send it.
+    let mailbox = local::mailbox(dir.path()).expect("mailbox");
+    assert_eq!(mailbox.len(), 1);
+    assert_eq!(mailbox[0].to, email);
     // The fixture's own pool asks for a code.
     let other = new_email();
     assert!(

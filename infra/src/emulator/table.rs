@@ -1,10 +1,11 @@
 //! The single table: `pk`/`sk` strings, GSIs `gsi1` and `gsi2` projecting
-//! everything, on-demand billing (as template.yaml declares it).
+//! everything, on-demand billing, a new-image stream (as template.yaml
+//! declares it).
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
 };
 use shared::ports::table::{Index, PK, SK};
 
@@ -30,6 +31,14 @@ pub async fn create_table(sdk: &SdkConfig, name: &str) -> Result<(), ProvisionEr
         .create_table()
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
+        // The outbox publisher reads new images from the stream.
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewImage)
+                .build()
+                .map_err(fail)?,
+        )
         .key_schema(key(PK, KeyType::Hash).map_err(fail)?)
         .key_schema(key(SK, KeyType::Range).map_err(fail)?)
         .attribute_definitions(string_attr(PK).map_err(fail)?)

@@ -9,6 +9,7 @@
 
 pub mod authorizer;
 pub mod proxy;
+pub mod streams;
 pub mod workers;
 
 use std::net::SocketAddr;
@@ -22,11 +23,12 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 use axum::routing::any;
 use shared::adapters::embedded::blobs::PRESIGNED_ROUTE;
-use shared::adapters::embedded::{EmbeddedBlobs, EmbeddedIdentity};
+use shared::adapters::embedded::{EmbeddedBlobs, EmbeddedIdentity, EmbeddedTable};
 #[cfg(feature = "aws")]
 use shared::config::AwsSettings;
 use shared::config::EmbeddedSettings;
 use shared::http::ApiError;
+use shared::ports::events::EventBus;
 use shared::services::{Port, Services};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -34,6 +36,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use self::authorizer::Authorizer;
 use self::proxy::Proxy;
+use self::streams::ChangeStream;
 pub use self::workers::WorkerSettings;
 
 /// Largest upload the presigned URL route accepts into memory.
@@ -64,7 +67,13 @@ pub struct GatewayConfig {
     /// The URL clients reach the gateway on (presigned URLs, token issuer);
     /// `None`: `http://<bound address>`.
     pub public_url: Option<String>,
+    /// Puts something in front of the event bus: tests take the bus down to
+    /// show the outbox loses nothing. `None` in the platform.
+    pub bus_wrapper: Option<BusWrapper>,
 }
+
+/// Wraps the event bus the workers publish to.
+pub type BusWrapper = Box<dyn FnOnce(Arc<dyn EventBus>) -> Arc<dyn EventBus> + Send>;
 
 /// A failure to start.
 #[derive(Debug, thiserror::Error)]
@@ -161,7 +170,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, StartError> 
         source,
     })?;
     let backend_error = |e: &dyn std::fmt::Display| StartError::Backend(e.to_string());
-    let (services, authorizer, blobs) = match config.backend {
+    let (services, authorizer, blobs, stream) = match config.backend {
         GatewayBackend::Embedded(mut settings) => {
             settings.public_url = config
                 .public_url
@@ -173,24 +182,45 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, StartError> 
                     .map_err(|e| backend_error(&e))?,
             );
             let blobs = EmbeddedBlobs::open(&settings).map_err(|e| backend_error(&e))?;
-            let services = Services::embedded(&settings, &[Port::Table, Port::Queue, Port::Events])
+            let table = EmbeddedTable::open(&settings.data_dir).map_err(|e| backend_error(&e))?;
+            let services = Services::embedded(&settings, &[Port::Queue, Port::Events])
                 .await
                 .map_err(|e| backend_error(&e))?
+                .with_table(Arc::new(table.clone()))
                 .with_identity(identity.clone())
                 .with_blobs(Arc::new(blobs.clone()));
-            (services, Authorizer::Embedded(identity), Some(blobs))
+            let stream: Arc<dyn ChangeStream> = Arc::new(streams::EmbeddedStream::new(table));
+            (
+                services,
+                Authorizer::Embedded(identity),
+                Some(blobs),
+                stream,
+            )
         }
         #[cfg(feature = "aws")]
         GatewayBackend::Aws { sdk, settings } => {
             let services =
                 Services::aws(&sdk, &settings, &Port::ALL).map_err(|e| backend_error(&e))?;
             let authorizer = cognito_authorizer(&sdk, &settings).await?;
-            (services, authorizer, None)
+            let table = settings
+                .table_name
+                .as_deref()
+                .ok_or_else(|| StartError::Backend("NOCODE_TABLE_NAME is not set".into()))?;
+            let stream: Arc<dyn ChangeStream> = Arc::new(
+                streams::DynamoStream::of_table(&sdk, table)
+                    .await
+                    .map_err(StartError::Backend)?,
+            );
+            (services, authorizer, None, stream)
         }
+    };
+    let services = match config.bus_wrapper {
+        Some(wrap) => services.map_events(wrap),
+        None => services,
     };
     let services = Arc::new(services);
     let (stop, stopped) = watch::channel(false);
-    let workers = workers::spawn_all(&services, config.workers, &stopped);
+    let workers = workers::spawn_all(&services, config.workers, &stopped, &stream);
     let state = AppState {
         proxy: Arc::new(Proxy {
             services: Arc::clone(&services),

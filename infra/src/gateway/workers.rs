@@ -17,6 +17,8 @@ use shared::services::{Port, Services};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::streams::ChangeStream;
+
 /// How the workers run.
 #[derive(Clone, Copy, Debug)]
 pub struct WorkerSettings {
@@ -39,10 +41,12 @@ impl Default for WorkerSettings {
 }
 
 /// Starts every worker of the table; they stop when `stop` turns true.
+/// Table stream workers read `stream`.
 pub fn spawn_all(
     services: &Arc<Services>,
     settings: WorkerSettings,
     stop: &watch::Receiver<bool>,
+    stream: &Arc<dyn ChangeStream>,
 ) -> Vec<JoinHandle<()>> {
     shared::routes::workers()
         .filter_map(|worker| {
@@ -52,6 +56,18 @@ pub fn spawn_all(
             match worker.trigger {
                 Trigger::Queue { queue, handler } => Some(tokio::spawn(poll(
                     services, queue, handler, ports, settings, stop,
+                ))),
+                Trigger::TableStream {
+                    key_prefix,
+                    handler,
+                } => Some(tokio::spawn(super::streams::poll(
+                    services,
+                    Arc::clone(stream),
+                    key_prefix,
+                    handler,
+                    ports,
+                    settings,
+                    stop,
                 ))),
                 // The embedded pool confirms sign-ups by its own setting.
                 Trigger::PreSignUp { .. } => None,

@@ -238,6 +238,8 @@ fn table() -> Value {
             "GlobalSecondaryIndexes" => seq![index("gsi1"), index("gsi2")],
             "PointInTimeRecoverySpecification" => map! { "PointInTimeRecoveryEnabled" => true },
             "TimeToLiveSpecification" => map! { "AttributeName" => "expires_at", "Enabled" => true },
+            // The outbox publisher reads each new event item from the stream.
+            "StreamSpecification" => map! { "StreamViewType" => "NEW_IMAGE" },
             "SSESpecification" => map! { "SSEEnabled" => true },
             "Tags" => tag_list(),
         },
@@ -330,6 +332,8 @@ fn nested_parameters() -> Vec<(String, Value)> {
         ("AuthorizerId".to_string(), r#ref("HttpApiAuthorizer")),
         ("TableName".to_string(), r#ref("Table")),
         ("TableArn".to_string(), get_att("Table", "Arn")),
+        ("TableStreamArn".to_string(), get_att("Table", "StreamArn")),
+        ("AlarmTopicArn".to_string(), r#ref("AlarmTopic")),
     ];
     for bucket in BUCKETS {
         let id = bucket_id(bucket);
@@ -873,6 +877,29 @@ fn nested(part: &Part<'_>) -> Value {
                         "Input" => "{\"version\":\"0\",\"id\":\"<aws.scheduler.execution-id>\",\"detail-type\":\"Scheduled Event\",\"source\":\"aws.scheduler\",\"time\":\"<aws.scheduler.scheduled-time>\",\"resources\":[\"<aws.scheduler.schedule-arn>\"],\"detail\":{}}",
                         // A missed tick is not worth retrying: the next one comes.
                         "RetryPolicy" => map! { "MaximumRetryAttempts" => 0 },
+                    },
+                },
+            },
+            Trigger::TableStream { key_prefix, .. } => map! {
+                "Stream" => map! {
+                    "Type" => "DynamoDB",
+                    "Properties" => map! {
+                        "Stream" => r#ref("TableStreamArn"),
+                        // From the oldest record: nothing committed before the
+                        // mapping existed is skipped.
+                        "StartingPosition" => "TRIM_HORIZON",
+                        "BatchSize" => 100,
+                        "FunctionResponseTypes" => seq!["ReportBatchItemFailures"],
+                        "FilterCriteria" => map! {
+                            "Filters" => seq![map! { "Pattern" => shared::routes::stream_filter(key_prefix) }],
+                        },
+                        // Retried until it is six hours old; then the alarm topic
+                        // names the batch, whose items the table keeps a week.
+                        "MaximumRetryAttempts" => -1,
+                        "MaximumRecordAgeInSeconds" => 21_600,
+                        "DestinationConfig" => map! {
+                            "OnFailure" => map! { "Type" => "SNS", "Destination" => r#ref("AlarmTopicArn") },
+                        },
                     },
                 },
             },

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::users::UserView;
+use crate::change::Change;
 use crate::http::{
     ApiError, Conflict, DEFAULT_BODY_LIMIT, FieldError, HandlerResult, access_token, json,
     json_body, no_content,
@@ -134,13 +135,16 @@ pub async fn register(services: Arc<Services>, request: Request) -> HandlerResul
             attributes,
         })
         .await?;
-    services
-        .announce(vec![DomainEvent::new(
+    // The account lives in the pool, outside any table transaction: its
+    // event commits right after it, before the caller hears of the account.
+    Change::new()
+        .event(DomainEvent::new(
             "foundation",
             "user.registered",
             json!({"user_id": signed_up.sub}),
-        )])
-        .await;
+        ))
+        .commit(services.table()?)
+        .await?;
     json(
         StatusCode::CREATED,
         &RegisterResponse {

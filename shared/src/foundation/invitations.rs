@@ -17,15 +17,14 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::audit::{self, Target};
+use crate::change::{Change, ChangeError};
 use crate::http::{
     ApiError, Conflict, DEFAULT_BODY_LIMIT, HandlerResult, access_token, json, json_body,
     no_content, page_params, path_param,
 };
 use crate::ports::events::DomainEvent;
 use crate::ports::mail::{Mail, MessageKind};
-use crate::ports::table::{
-    CancelReason, Condition, Index, Key, Query, TableError, Update, Write, from_item, to_keyed_item,
-};
+use crate::ports::table::{Condition, Index, Key, Query, Update, Write, from_item, to_keyed_item};
 use crate::services::Services;
 use crate::tenancy::Email;
 use crate::tenancy::guard::{self, member_item};
@@ -157,13 +156,16 @@ pub async fn create(services: Arc<Services>, request: Request, tenant: Tenant) -
             .to_rfc3339_opts(SecondsFormat::Millis, true),
         version: 1,
     };
-    services
-        .table()?
-        .transact(vec![
+    Change::new()
+        .write(
+            "invitation",
             Write::Put {
                 item: item(&invitation, &token_hash(&token))?,
                 condition: Some(Condition::Absent),
             },
+        )
+        .write(
+            "audit",
             audit::record(
                 meta,
                 id,
@@ -173,15 +175,14 @@ pub async fn create(services: Arc<Services>, request: Request, tenant: Tenant) -
                     id: &invitation.id,
                 },
             )?,
-        ])
-        .await?;
-    services
-        .announce(vec![DomainEvent::new(
+        )
+        .event(DomainEvent::new(
             "foundation",
             action,
             json!({"organization_id": id, "invitation_id": invitation.id, "role": invitation.role}),
-        )])
-        .await;
+        ))
+        .commit(services.table()?)
+        .await?;
     mail(&services, &invitation, &token).await;
     json(
         StatusCode::CREATED,
@@ -252,6 +253,11 @@ pub async fn revoke(services: Arc<Services>, request: Request, tenant: Tenant) -
     if table.get(&key(id, invitation_id)).await?.is_none() {
         return Err(ApiError::NotFound);
     }
+    let event = DomainEvent::new(
+        "foundation",
+        action,
+        json!({"organization_id": id, "invitation_id": invitation_id}),
+    );
     settle(
         &services,
         meta,
@@ -259,20 +265,14 @@ pub async fn revoke(services: Arc<Services>, request: Request, tenant: Tenant) -
         invitation_id,
         "revoked",
         action,
-        vec![],
+        Change::new().event(event),
     )
     .await?;
-    services
-        .announce(vec![DomainEvent::new(
-            "foundation",
-            action,
-            json!({"organization_id": id, "invitation_id": invitation_id}),
-        )])
-        .await;
     no_content()
 }
 
-/// Moves a pending invitation to `status` with extra writes, all or nothing.
+/// Moves a pending invitation to `status` within `change` (its other writes
+/// and events), all or nothing.
 async fn settle(
     services: &Services,
     meta: &RequestMeta,
@@ -280,36 +280,34 @@ async fn settle(
     invitation_id: &str,
     status: &str,
     action: &str,
-    extra: Vec<Write>,
+    change: Change,
 ) -> Result<(), ApiError> {
-    let mut writes = vec![
-        Write::Update(
-            Update::of(key(organization_id, invitation_id))
-                .set("status", status)
-                .add("version", 1)
-                .when(pending()),
-        ),
-        audit::record(
-            meta,
-            organization_id,
-            action,
-            Target {
-                kind: "invitation",
-                id: invitation_id,
-            },
-        )?,
-    ];
-    writes.extend(extra);
-    match services.table()?.transact(writes).await {
+    let change = change
+        .write(
+            "invitation",
+            Write::Update(
+                Update::of(key(organization_id, invitation_id))
+                    .set("status", status)
+                    .add("version", 1)
+                    .when(pending()),
+            ),
+        )
+        .write(
+            "audit",
+            audit::record(
+                meta,
+                organization_id,
+                action,
+                Target {
+                    kind: "invitation",
+                    id: invitation_id,
+                },
+            )?,
+        );
+    match change.commit(services.table()?).await {
         Ok(()) => Ok(()),
-        Err(TableError::TransactionCancelled { reasons }) => {
-            let already_member = reasons.get(2) == Some(&CancelReason::ConditionFailed);
-            Err(ApiError::Conflict(if already_member {
-                Conflict::AlreadyMember
-            } else {
-                Conflict::InvitationNotPending
-            }))
-        }
+        Err(ChangeError::Refused("member")) => Err(ApiError::Conflict(Conflict::AlreadyMember)),
+        Err(ChangeError::Refused(_)) => Err(ApiError::Conflict(Conflict::InvitationNotPending)),
         Err(e) => Err(e.into()),
     }
 }
@@ -376,17 +374,32 @@ pub async fn accept(services: Arc<Services>, request: Request) -> HandlerResult 
         joined_at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
         version: 1,
     };
-    let mut extra = vec![Write::Put {
-        item: member_item(&member)?,
-        condition: Some(Condition::Absent),
-    }];
-    if member.role == Role::Owner {
-        extra.push(Write::Update(
+    let owners = (member.role == Role::Owner).then(|| {
+        Write::Update(
             Update::of(super::organizations::key(org))
                 .add("owners", 1)
                 .when(Condition::Exists),
+        )
+    });
+    let change = Change::new()
+        .write(
+            "member",
+            Write::Put {
+                item: member_item(&member)?,
+                condition: Some(Condition::Absent),
+            },
+        )
+        .maybe("owners", owners)
+        .event(DomainEvent::new(
+            "foundation",
+            "invitation.accepted",
+            json!({"organization_id": org, "invitation_id": invitation.id, "user_id": meta.caller.sub}),
+        ))
+        .event(DomainEvent::new(
+            "foundation",
+            "member.added",
+            json!({"organization_id": org, "user_id": meta.caller.sub, "role": member.role}),
         ));
-    }
     settle(
         &services,
         &meta,
@@ -394,23 +407,9 @@ pub async fn accept(services: Arc<Services>, request: Request) -> HandlerResult 
         &invitation.id,
         "accepted",
         "invitation.accepted",
-        extra,
+        change,
     )
     .await?;
-    services.announce(vec![
-            DomainEvent::new(
-                "foundation",
-                "invitation.accepted",
-                json!({"organization_id": org, "invitation_id": invitation.id, "user_id": meta.caller.sub}),
-            ),
-            DomainEvent::new(
-                "foundation",
-                "member.added",
-                json!({"organization_id": org, "user_id": meta.caller.sub, "role": member.role}),
-            ),
-        ],
-    )
-    .await;
     json(StatusCode::OK, &super::members::MemberView::from(member))
 }
 
@@ -418,6 +417,11 @@ pub async fn accept(services: Arc<Services>, request: Request) -> HandlerResult 
 pub async fn decline(services: Arc<Services>, request: Request) -> HandlerResult {
     let (meta, invitation, _) = for_invitee(&services, &request).await?;
     let org = invitation.organization_id.as_str();
+    let event = DomainEvent::new(
+        "foundation",
+        "invitation.declined",
+        json!({"organization_id": org, "invitation_id": invitation.id}),
+    );
     settle(
         &services,
         &meta,
@@ -425,15 +429,8 @@ pub async fn decline(services: Arc<Services>, request: Request) -> HandlerResult
         &invitation.id,
         "declined",
         "invitation.declined",
-        vec![],
+        Change::new().event(event),
     )
     .await?;
-    services
-        .announce(vec![DomainEvent::new(
-            "foundation",
-            "invitation.declined",
-            json!({"organization_id": org, "invitation_id": invitation.id}),
-        )])
-        .await;
     no_content()
 }

@@ -11,12 +11,13 @@ use serde_json::json;
 
 use super::audit::{self, Target};
 use super::organizations;
+use crate::change::{Change, ChangeError};
 use crate::http::{
     ApiError, Conflict, DEFAULT_BODY_LIMIT, HandlerResult, json, json_body, no_content,
     page_params, path_param,
 };
 use crate::ports::events::DomainEvent;
-use crate::ports::table::{Condition, Query, TableError, Update, Write, from_item};
+use crate::ports::table::{Condition, Query, Update, Write, from_item};
 use crate::services::Services;
 use crate::tenancy::{Membership, RequestMeta, Role, Tenant, guard, keys};
 
@@ -68,6 +69,9 @@ pub const REMOVED: &str = "member.removed";
 /// The audited action of leaving.
 pub const LEFT: &str = "member.left";
 
+/// The name of the owner count's write in a change.
+const OWNERS: &str = "owners";
+
 /// The write that keeps the owner count right when `from` becomes `to`
 /// (`None`: the member leaves), guarded so it never reaches zero.
 fn owner_count(organization_id: &str, from: Role, to: Option<Role>) -> Option<Write> {
@@ -87,22 +91,12 @@ fn owner_count(organization_id: &str, from: Role, to: Option<Role>) -> Option<Wr
     }
 }
 
-/// Runs a membership change; a failed owner-count condition means the
-/// change would leave no owner.
-async fn commit(
-    services: &Services,
-    writes: Vec<Write>,
-    count_at: Option<usize>,
-) -> Result<(), ApiError> {
-    match services.table()?.transact(writes).await {
+/// Commits a membership change; a refused owner count means the change
+/// would leave no owner.
+async fn commit(services: &Services, change: Change) -> Result<(), ApiError> {
+    match change.commit(services.table()?).await {
         Ok(()) => Ok(()),
-        Err(e) if count_at.is_some() && e.failed_write() == count_at => {
-            Err(ApiError::Conflict(Conflict::LastOwner))
-        }
-        Err(e @ TableError::TransactionCancelled { .. }) => {
-            tracing::info!(error = %e, "membership changed concurrently");
-            Err(ApiError::Conflict(Conflict::ChangedConcurrently))
-        }
+        Err(ChangeError::Refused(OWNERS)) => Err(ApiError::Conflict(Conflict::LastOwner)),
         Err(e) => Err(e.into()),
     }
 }
@@ -173,35 +167,36 @@ pub async fn change_role(
     }
     let previous = member.role;
     member.role = body.role;
-    let mut writes = vec![
-        Write::Update(
-            Update::of(keys::member(id, user_id))
-                .set("role", body.role.as_str())
-                .add("version", 1)
-                .when(Condition::version_is(member.version)),
-        ),
-        audit::record(
-            meta,
-            id,
-            action,
-            Target {
-                kind: "member",
-                id: user_id,
-            },
-        )?,
-    ];
-    let count = owner_count(id, previous, Some(body.role));
-    let count_at = count.as_ref().map(|_| writes.len());
-    writes.extend(count);
-    commit(&services, writes, count_at).await?;
-    member.version += 1;
-    services
-        .announce(vec![DomainEvent::new(
+    let change = Change::new()
+        .write(
+            "member",
+            Write::Update(
+                Update::of(keys::member(id, user_id))
+                    .set("role", body.role.as_str())
+                    .add("version", 1)
+                    .when(Condition::version_is(member.version)),
+            ),
+        )
+        .write(
+            "audit",
+            audit::record(
+                meta,
+                id,
+                action,
+                Target {
+                    kind: "member",
+                    id: user_id,
+                },
+            )?,
+        )
+        .maybe(OWNERS, owner_count(id, previous, Some(body.role)))
+        .event(DomainEvent::new(
             "foundation",
             action,
             json!({"organization_id": id, "user_id": user_id, "from": previous, "to": body.role}),
-        )])
-        .await;
+        ));
+    commit(&services, change).await?;
+    member.version += 1;
     json(StatusCode::OK, &MemberView::from(member))
 }
 
@@ -212,33 +207,33 @@ async fn remove_member(
     member: &Membership,
     action: &str,
 ) -> Result<(), ApiError> {
-    let mut writes = vec![
-        Write::Delete {
-            key: keys::member(organization_id, &member.user_id),
-            condition: Some(Condition::version_is(member.version)),
-        },
-        audit::record(
-            meta,
-            organization_id,
-            action,
-            Target {
-                kind: "member",
-                id: &member.user_id,
+    let change = Change::new()
+        .write(
+            "member",
+            Write::Delete {
+                key: keys::member(organization_id, &member.user_id),
+                condition: Some(Condition::version_is(member.version)),
             },
-        )?,
-    ];
-    let count = owner_count(organization_id, member.role, None);
-    let count_at = count.as_ref().map(|_| writes.len());
-    writes.extend(count);
-    commit(services, writes, count_at).await?;
-    services
-        .announce(vec![DomainEvent::new(
+        )
+        .write(
+            "audit",
+            audit::record(
+                meta,
+                organization_id,
+                action,
+                Target {
+                    kind: "member",
+                    id: &member.user_id,
+                },
+            )?,
+        )
+        .maybe(OWNERS, owner_count(organization_id, member.role, None))
+        .event(DomainEvent::new(
             "foundation",
             action,
             json!({"organization_id": organization_id, "user_id": member.user_id}),
-        )])
-        .await;
-    Ok(())
+        ));
+    commit(services, change).await
 }
 
 /// Removes a member (admins; only owners remove owners).

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::audit::{self, Target};
+use crate::change::{Change, ChangeError};
 use crate::http::{
     ApiError, DEFAULT_BODY_LIMIT, HandlerResult, access_token, json, json_body, no_content,
     page_params,
@@ -164,17 +165,23 @@ pub async fn create(services: Arc<Services>, request: Request) -> HandlerResult 
         joined_at: organization.created_at.clone(),
         version: 1,
     };
-    services
-        .table()?
-        .transact(vec![
+    Change::new()
+        .write(
+            "organization",
             Write::Put {
                 item: to_keyed_item(&organization, key(&id))?,
                 condition: Some(Condition::Absent),
             },
+        )
+        .write(
+            "owner",
             Write::Put {
                 item: member_item(&owner)?,
                 condition: Some(Condition::Absent),
             },
+        )
+        .write(
+            "audit",
             audit::record(
                 &meta,
                 &id,
@@ -184,22 +191,19 @@ pub async fn create(services: Arc<Services>, request: Request) -> HandlerResult 
                     id: &id,
                 },
             )?,
-        ])
+        )
+        .event(DomainEvent::new(
+            "foundation",
+            "organization.created",
+            json!({"organization_id": id, "created_by": meta.caller.sub}),
+        ))
+        .event(DomainEvent::new(
+            "foundation",
+            "member.added",
+            json!({"organization_id": id, "user_id": meta.caller.sub, "role": "owner"}),
+        ))
+        .commit(services.table()?)
         .await?;
-    services
-        .announce(vec![
-            DomainEvent::new(
-                "foundation",
-                "organization.created",
-                json!({"organization_id": id, "created_by": meta.caller.sub}),
-            ),
-            DomainEvent::new(
-                "foundation",
-                "member.added",
-                json!({"organization_id": id, "user_id": meta.caller.sub, "role": "owner"}),
-            ),
-        ])
-        .await;
     json(
         StatusCode::CREATED,
         &OrganizationView {
@@ -295,9 +299,13 @@ pub async fn update(services: Arc<Services>, request: Request, tenant: Tenant) -
         Some(None) => change = change.set("description", serde_json::Value::Null),
         None => {}
     }
-    let result = table
-        .transact(vec![
+    let result = Change::new()
+        .write(
+            "organization",
             Write::Update(change.when(Condition::version_is(expected))),
+        )
+        .write(
+            "audit",
             audit::record(
                 meta,
                 id,
@@ -307,20 +315,19 @@ pub async fn update(services: Arc<Services>, request: Request, tenant: Tenant) -
                     id,
                 },
             )?,
-        ])
-        .await;
-    match result {
-        Ok(()) => {}
-        Err(e) if e.failed_write() == Some(0) => return Err(ApiError::StaleVersion),
-        Err(e) => return Err(e.into()),
-    }
-    services
-        .announce(vec![DomainEvent::new(
+        )
+        .event(DomainEvent::new(
             "foundation",
             "organization.updated",
             json!({"organization_id": id, "updated_by": meta.caller.sub}),
-        )])
+        ))
+        .commit(table)
         .await;
+    match result {
+        Ok(()) => {}
+        Err(ChangeError::Refused("organization")) => return Err(ApiError::StaleVersion),
+        Err(e) => return Err(e.into()),
+    }
     let organization = load(&services, id).await?;
     json(
         StatusCode::OK,
@@ -338,12 +345,16 @@ pub async fn delete(services: Arc<Services>, _request: Request, tenant: Tenant) 
     let table = services.table()?;
     // The organization item goes first, with the audit entry: from then on
     // the organization is gone for everyone, even if member clean-up retries.
-    table
-        .transact(vec![
+    Change::new()
+        .write(
+            "organization",
             Write::Delete {
                 key: key(id),
                 condition: Some(Condition::Exists),
             },
+        )
+        .write(
+            "audit",
             audit::record(
                 meta,
                 id,
@@ -353,7 +364,13 @@ pub async fn delete(services: Arc<Services>, _request: Request, tenant: Tenant) 
                     id,
                 },
             )?,
-        ])
+        )
+        .event(DomainEvent::new(
+            "foundation",
+            "organization.deleted",
+            json!({"organization_id": id, "deleted_by": meta.caller.sub}),
+        ))
+        .commit(table)
         .await?;
     let mut cursor: Option<Cursor> = None;
     loop {
@@ -372,12 +389,5 @@ pub async fn delete(services: Arc<Services>, _request: Request, tenant: Tenant) 
             None => break,
         }
     }
-    services
-        .announce(vec![DomainEvent::new(
-            "foundation",
-            "organization.deleted",
-            json!({"organization_id": id, "deleted_by": meta.caller.sub}),
-        )])
-        .await;
     no_content()
 }

@@ -2,9 +2,10 @@
 //! `insights-ingest` rule, adds one to a counter per organization, UTC day and
 //! event type (`pk = INSIGHTS#<org>`, `sk = EVENTS#<day>#<detail-type>`).
 //!
-//! SQS delivers at least once, so each event is counted in one transaction
-//! with a marker of its id: a redelivered event finds its marker and is not
-//! counted twice. A message that is not an event envelope fails alone (a
+//! The outbox publishes at least once and SQS delivers at least once, so
+//! each event is counted in one transaction with a marker of its id (the
+//! event's own, from its detail, the same in every delivery): a redelivered
+//! or republished event finds its marker and is not counted twice. A message that is not an event envelope fails alone (a
 //! partial batch failure) and, after its retries, lands in the dead-letter
 //! queue.
 
@@ -15,7 +16,9 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMe
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use crate::ports::table::{Condition, Key, TableError, Update, Write};
+use crate::change::{Change, ChangeError};
+use crate::ports::events::EVENT_ID;
+use crate::ports::table::{Condition, Key, Update, Write};
 use crate::services::Services;
 
 /// Markers of counted events expire from the table after this long (the
@@ -48,7 +51,11 @@ async fn count(services: &Services, message: &SqsMessage) -> Result<(), String> 
     let body = message.body.as_deref().ok_or("the message has no body")?;
     let event: EventBridgeEvent<Value> =
         serde_json::from_str(body).map_err(|e| format!("not an event envelope: {e}"))?;
-    let id = event.id.as_deref().ok_or("the event has no id")?;
+    let id = event
+        .detail
+        .get(EVENT_ID)
+        .and_then(Value::as_str)
+        .ok_or("the event has no id in its detail")?;
     let at = event.time.unwrap_or_else(Utc::now);
     let organization = event
         .detail
@@ -65,12 +72,16 @@ async fn count(services: &Services, message: &SqsMessage) -> Result<(), String> 
     let Value::Object(marker) = marker else {
         return Err("marker is not an object".into());
     };
-    let result = table
-        .transact(vec![
+    let result = Change::new()
+        .write(
+            "marker",
             Write::Put {
                 item: marker,
                 condition: Some(Condition::Absent),
             },
+        )
+        .write(
+            "counter",
             Write::Update(
                 Update::of(counter_key(organization, &day, &event.detail_type))
                     .set("organization_id", organization)
@@ -78,14 +89,12 @@ async fn count(services: &Services, message: &SqsMessage) -> Result<(), String> 
                     .set("detail_type", event.detail_type.as_str())
                     .add("count", 1),
             ),
-        ])
+        )
+        .commit(table)
         .await;
     match result {
-        Ok(()) => Ok(()),
         // The marker exists: this delivery repeats one already counted.
-        Err(error @ TableError::TransactionCancelled { .. }) if error.failed_write() == Some(0) => {
-            Ok(())
-        }
+        Ok(()) | Err(ChangeError::Refused("marker")) => Ok(()),
         Err(error) => Err(error.to_string()),
     }
 }

@@ -8,6 +8,7 @@
 //! reads.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 /// Most entries one PutEvents call carries; larger publishes are split.
@@ -18,9 +19,17 @@ pub const MAX_EVENT_BYTES: usize = 256 * 1024;
 /// Result of a publish.
 pub type EventResult<T> = Result<T, EventError>;
 
+/// The detail key that carries an event's id to consumers.
+pub const EVENT_ID: &str = "event_id";
+
 /// A domain event: something that happened, told to whoever listens.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DomainEvent {
+    /// Stable across every delivery of this event (a ULID): consumers dedupe
+    /// on it, since the envelope's own id changes with each publish.
+    pub id: String,
+    /// When the change that caused it committed.
+    pub at: DateTime<Utc>,
     /// The module that emits it: `nocode.<module>`.
     pub source: String,
     /// What happened: `project.created`, `member.added` …
@@ -33,10 +42,22 @@ impl DomainEvent {
     /// An event from a module (`foundation`, `studio` …).
     pub fn new(module: &str, detail_type: impl Into<String>, detail: Value) -> Self {
         Self {
+            id: ulid::Ulid::generate().to_string(),
+            at: Utc::now(),
             source: format!("nocode.{module}"),
             detail_type: detail_type.into(),
             detail,
         }
+    }
+
+    /// The detail as published: the event's own data plus its id under
+    /// [`EVENT_ID`].
+    pub fn published_detail(&self) -> Value {
+        let mut detail = self.detail.clone();
+        if let Value::Object(map) = &mut detail {
+            map.insert(EVENT_ID.into(), Value::String(self.id.clone()));
+        }
+        detail
     }
 
     /// Checks what EventBridge checks: names present, detail an object, size.
@@ -49,7 +70,8 @@ impl DomainEvent {
         if !self.detail.is_object() {
             return Err(EventError::Invalid("detail must be a JSON object".into()));
         }
-        let size = self.source.len() + self.detail_type.len() + self.detail.to_string().len();
+        let size =
+            self.source.len() + self.detail_type.len() + self.published_detail().to_string().len();
         if size > MAX_EVENT_BYTES {
             return Err(EventError::Invalid(format!(
                 "an event is at most {MAX_EVENT_BYTES} bytes"

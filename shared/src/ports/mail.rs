@@ -1,6 +1,6 @@
 //! The mail port: the e-mail the platform sends itself (invitations). The
-//! identity provider sends its own codes. Embedded: the local outbox
-//! (`adapters::embedded::outbox`); on AWS no mail service is wired yet, so
+//! identity provider sends its own codes. Embedded: the local mailbox
+//! (`adapters::embedded::mailbox`); on AWS no mail service is wired yet, so
 //! `Services::mailer` is `None` there and the inviting admin passes the token on.
 
 use async_trait::async_trait;

@@ -52,6 +52,13 @@ pub type PreSignUpHandler = fn(
     CognitoEventUserPoolsPreSignup,
 ) -> BoxFuture<Result<CognitoEventUserPoolsPreSignup, String>>;
 
+/// A table stream worker: answers the first record that failed, from which
+/// the stream retries.
+pub type StreamHandler = fn(
+    Arc<Services>,
+    aws_lambda_events::dynamodb::Event,
+) -> BoxFuture<aws_lambda_events::streams::DynamoDbEventResponse>;
+
 /// A scheduled worker: the error goes to the log and Lambda retries.
 pub type ScheduleHandler = fn(Arc<Services>, EventBridgeEvent) -> BoxFuture<Result<(), String>>;
 
@@ -181,6 +188,15 @@ pub enum Trigger {
         /// The handler.
         handler: QueueHandler,
     },
+    /// Batches of the table's stream (new images, in commit order per
+    /// partition), filtered to new items whose partition key starts with
+    /// `key_prefix`.
+    TableStream {
+        /// The filter on `pk`.
+        key_prefix: &'static str,
+        /// The handler.
+        handler: StreamHandler,
+    },
     /// The user pool's pre-sign-up hook (attached when the stack's
     /// `AutoConfirm` parameter is true; the embedded pool has the setting
     /// built in).
@@ -195,6 +211,16 @@ pub enum Trigger {
         /// The handler.
         handler: ScheduleHandler,
     },
+}
+
+/// The stream filter of a [`Trigger::TableStream`] (Lambda's
+/// `FilterCriteria` pattern): new items whose `pk` starts with `key_prefix`.
+pub fn stream_filter(key_prefix: &str) -> String {
+    serde_json::json!({
+        "eventName": ["INSERT"],
+        "dynamodb": { "Keys": { "pk": { "S": [{ "prefix": key_prefix }] } } },
+    })
+    .to_string()
 }
 
 /// One worker function.

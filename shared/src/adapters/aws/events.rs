@@ -61,7 +61,11 @@ impl EventBus for EventBridgeBus {
                         .event_bus_name(&self.bus)
                         .source(&e.source)
                         .detail_type(&e.detail_type)
-                        .detail(e.detail.to_string())
+                        .detail(e.published_detail().to_string())
+                        // The envelope's `time` is the commit's, not the publish's.
+                        .time(aws_smithy_types::DateTime::from_millis(
+                            e.at.timestamp_millis(),
+                        ))
                         .build()
                 })
                 .collect();

@@ -35,7 +35,9 @@ impl EmbeddedBus {
     }
 }
 
-/// The envelope EventBridge wraps around an event it delivers.
+/// The envelope EventBridge wraps around an event it delivers: a fresh id per
+/// delivery, as EventBridge gives one per publish; the event's own id is in
+/// the detail.
 pub fn envelope(event: &DomainEvent) -> EventBridgeEvent<Value> {
     let mut e = EventBridgeEvent::<Value>::default();
     e.version = Some("0".into());
@@ -43,10 +45,11 @@ pub fn envelope(event: &DomainEvent) -> EventBridgeEvent<Value> {
     e.detail_type = event.detail_type.clone();
     e.source = event.source.clone();
     e.account = Some(LOCAL_ACCOUNT.into());
-    e.time = Some(chrono::Utc::now());
+    // EventBridge's envelope times have whole seconds.
+    e.time = Some(chrono::SubsecRound::trunc_subsecs(event.at, 0));
     e.region = Some(LOCAL_REGION.into());
     e.resources = Some(Vec::new());
-    e.detail = event.detail.clone();
+    e.detail = event.published_detail();
     e
 }
 

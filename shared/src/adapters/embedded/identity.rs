@@ -5,8 +5,8 @@
 //!   are argon2id PHC strings.
 //! - Confirmation and reset codes are six digits, stored hashed, single use,
 //!   with an expiry (24 h for sign-up, 1 h for reset) and at most
-//!   [`MAX_CODE_ATTEMPTS`] wrong tries. Each code is "e-mailed" to the outbox,
-//!   `<data>/outbox/<ulid>.json`, which [`outbox`] reads back.
+//!   [`MAX_CODE_ATTEMPTS`] wrong tries. Each code is "e-mailed" to the mailbox,
+//!   `<data>/mailbox/<ulid>.json`, which [`mailbox`] reads back.
 //! - The signing key is a 2048-bit RSA key created once in `<data>/secrets/`;
 //!   [`EmbeddedIdentity::jwks`] publishes it, and the issuer is
 //!   `<public_url>/<POOL_ID>` so the JWKS sits where Cognito puts it:
@@ -38,8 +38,8 @@ use rsa::traits::PublicKeyParts;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use super::outbox::{MessageKind, OutboxMessage, latest_code, outbox};
-use super::outbox::{Outbox, mask};
+use super::mailbox::{Mailbox, mask};
+pub use super::mailbox::{MailboxMessage, MessageKind, latest_code, mailbox};
 use super::{blocking, secrets};
 use crate::config::EmbeddedSettings;
 use crate::ports::identity::{
@@ -93,8 +93,8 @@ struct Inner {
     kid: String,
     jwks: serde_json::Value,
     clock: Clock,
-    // Outbox file names sort in sending order, even within a millisecond.
-    outbox: Outbox,
+    // Mailbox file names sort in sending order, even within a millisecond.
+    mailbox: Mailbox,
 }
 
 impl std::fmt::Debug for EmbeddedIdentity {
@@ -479,7 +479,7 @@ impl Inner {
             kid,
             jwks,
             clock,
-            outbox: Outbox::new(&settings.data_dir),
+            mailbox: Mailbox::new(&settings.data_dir),
         })
     }
 
@@ -559,7 +559,7 @@ impl Inner {
         txn.commit().map_err(db_error)
     }
 
-    /// Writes a message to the outbox: whole to a dot file, then renamed, so
+    /// Writes a message to the mailbox: whole to a dot file, then renamed, so
     /// a reader never sees half a message.
     fn send(&self, to: &str, kind: MessageKind, code: &str) -> IdentityResult<()> {
         let subject = match kind {
@@ -567,9 +567,9 @@ impl Inner {
             MessageKind::ForgotPassword => "Your password reset code",
             MessageKind::Invitation => "You are invited",
         };
-        self.outbox
+        self.mailbox
             .write(to, subject, kind, code, (self.clock)())
-            .map_err(|e| backend("writing to the outbox", e))
+            .map_err(|e| backend("writing to the mailbox", e))
     }
 
     // ---- tokens ----
@@ -711,7 +711,7 @@ impl Inner {
 
         let now = self.now();
         let sub = uuid_v4();
-        // The confirmation mail reaches the outbox even when the pool confirms
+        // The confirmation mail reaches the mailbox even when the pool confirms
         // at once, so a developer sees every mail the platform would send.
         let code = random::digits(6);
         let user = UserRecord {

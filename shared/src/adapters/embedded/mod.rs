@@ -5,14 +5,14 @@
 //! <data>/queue.redb      queues and dead-letter queues
 //! <data>/identity.redb   users, codes, refresh tokens
 //! <data>/blobs/<bucket>/ blob files and their metadata
-//! <data>/outbox/         e-mails the identity provider would send
+//! <data>/mailbox/         e-mails the identity provider would send
 //! <data>/secrets/        signing keys, created on first start
 //! ```
 
 pub mod blobs;
 pub mod events;
 pub mod identity;
-pub mod outbox;
+pub mod mailbox;
 pub mod queue;
 pub mod secrets;
 pub mod table;

@@ -4,6 +4,11 @@
 //! second redb table of `(index pk, index sk, pk, sk)` entries kept in the same
 //! write transaction as the item, so an index never disagrees with its items.
 //! redb commits are durable (fsync) before a write returns.
+//!
+//! Like a DynamoDB table with a `NEW_IMAGE` stream, the table keeps a log of
+//! its changes ([`TableChange`]), written in the same transaction as the
+//! change: the local gateway tails it for the outbox publisher, as Lambda
+//! tails DynamoDB Streams, and forgets what the publisher has handled.
 
 use std::ops::Bound;
 use std::path::Path;
@@ -23,6 +28,28 @@ use crate::ports::table::{
 const ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("items");
 const GSI1: TableDefinition<(&str, &str, &str, &str), ()> = TableDefinition::new("gsi1");
 const GSI2: TableDefinition<(&str, &str, &str, &str), ()> = TableDefinition::new("gsi2");
+/// The change log: sequence number → JSON of a [`TableChange`].
+const STREAM: TableDefinition<u64, &[u8]> = TableDefinition::new("stream");
+/// The last sequence number handed out, kept apart from the log so trimming
+/// the log never reuses one.
+const STREAM_LAST: TableDefinition<&str, u64> = TableDefinition::new("stream_last");
+
+/// One change of the table, as its stream tells it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TableChange {
+    /// Increasing with every change; the position a reader resumes after.
+    pub sequence: u64,
+    /// `INSERT`, `MODIFY` or `REMOVE`, as DynamoDB Streams names them.
+    pub event_name: String,
+    /// The changed item's key.
+    pub pk: String,
+    /// The changed item's sort key.
+    pub sk: String,
+    /// The item after the change; `None` once removed.
+    pub new_image: Option<Item>,
+    /// When the change committed.
+    pub at: chrono::DateTime<chrono::Utc>,
+}
 
 fn index_table(
     index: Index,
@@ -47,11 +74,53 @@ impl EmbeddedTable {
         // Create every table once so readers never meet a missing one.
         let txn = db.begin_write().map_err(backend)?;
         txn.open_table(ITEMS).map_err(backend)?;
+        txn.open_table(STREAM).map_err(backend)?;
+        txn.open_table(STREAM_LAST).map_err(backend)?;
         for index in Index::ALL {
             txn.open_table(index_table(index)).map_err(backend)?;
         }
         txn.commit().map_err(backend)?;
         Ok(Self { db: Arc::new(db) })
+    }
+
+    /// Up to `max` changes after sequence number `after` (all kept ones
+    /// when `None`), oldest first.
+    pub async fn changes(&self, after: Option<u64>, max: usize) -> TableResult<Vec<TableChange>> {
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(backend)?;
+            let log = txn.open_table(STREAM).map_err(backend)?;
+            let from = after.map_or(Bound::Unbounded, Bound::Excluded);
+            let mut changes = Vec::new();
+            for entry in log
+                .range::<u64>((from, Bound::Unbounded))
+                .map_err(backend)?
+            {
+                if changes.len() == max {
+                    break;
+                }
+                let (_, bytes) = entry.map_err(backend)?;
+                changes.push(
+                    serde_json::from_slice(bytes.value())
+                        .map_err(|e| TableError::Backend(format!("corrupt change: {e}")))?,
+                );
+            }
+            Ok(changes)
+        })
+        .await
+    }
+
+    /// Drops the changes up to and including `through`: their reader is done
+    /// with them.
+    pub async fn forget_changes(&self, through: u64) -> TableResult<()> {
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(backend)?;
+            {
+                let mut log = txn.open_table(STREAM).map_err(backend)?;
+                log.retain_in(..=through, |_, _| false).map_err(backend)?;
+            }
+            txn.commit().map_err(backend)
+        })
+        .await
     }
 
     async fn run<T: Send + 'static>(
@@ -89,8 +158,40 @@ fn index_entry(item: &Item, index: Index) -> Option<(&str, &str)> {
     }
 }
 
+/// Logs a change to the stream, in the change's own transaction.
+fn log_change(
+    txn: &WriteTransaction,
+    key: &Key,
+    old: Option<&Item>,
+    new: Option<&Item>,
+) -> TableResult<()> {
+    let event_name = match (old, new) {
+        (None, Some(_)) => "INSERT",
+        (Some(_), Some(_)) => "MODIFY",
+        (Some(_), None) => "REMOVE",
+        (None, None) => return Ok(()),
+    };
+    let mut last = txn.open_table(STREAM_LAST).map_err(backend)?;
+    let sequence = last.get("last").map_err(backend)?.map_or(0, |v| v.value()) + 1;
+    last.insert("last", sequence).map_err(backend)?;
+    let change = TableChange {
+        sequence,
+        event_name: event_name.into(),
+        pk: key.pk.clone(),
+        sk: key.sk.clone(),
+        new_image: new.cloned(),
+        at: chrono::Utc::now(),
+    };
+    let bytes = serde_json::to_vec(&change).map_err(backend)?;
+    txn.open_table(STREAM)
+        .map_err(backend)?
+        .insert(sequence, bytes.as_slice())
+        .map_err(backend)?;
+    Ok(())
+}
+
 /// Replaces the stored item under `key` by `new` (or removes it), keeping the
-/// index tables in step.
+/// index tables and the stream in step.
 fn store(
     txn: &WriteTransaction,
     key: &Key,
@@ -119,7 +220,7 @@ fn store(
             entries.insert((ipk, isk, pk, sk), ()).map_err(backend)?;
         }
     }
-    Ok(())
+    log_change(txn, key, old, new)
 }
 
 /// What a write would leave behind, or the reason it cannot happen.

@@ -1,6 +1,6 @@
-//! The local outbox: every e-mail the platform would send (sign-up and
+//! The local mailbox: every e-mail the platform would send (sign-up and
 //! reset codes from the identity pool, invitations), written as JSON files
-//! under `<data>/outbox/` for a developer or a test to read. On AWS, Cognito
+//! under `<data>/mailbox/` for a developer or a test to read. On AWS, Cognito
 //! sends its own codes; invitation e-mail there needs a mail service (SES),
 //! which the platform does not have yet.
 
@@ -13,18 +13,18 @@ use serde::{Deserialize, Serialize};
 pub use crate::ports::mail::MessageKind;
 use crate::ports::mail::{Mail, Mailer};
 
-/// Writes messages to `<data>/outbox/`, named by ULIDs in sending order.
+/// Writes messages to `<data>/mailbox/`, named by ULIDs in sending order.
 #[derive(Debug)]
-pub struct Outbox {
+pub struct Mailbox {
     dir: PathBuf,
     ids: Mutex<ulid::Generator>,
 }
 
-impl Outbox {
-    /// The outbox of a data folder (created on first write).
+impl Mailbox {
+    /// The mailbox of a data folder (created on first write).
     pub fn new(data_dir: &Path) -> Self {
         Self {
-            dir: data_dir.join("outbox"),
+            dir: data_dir.join("mailbox"),
             ids: Mutex::new(ulid::Generator::new()),
         }
     }
@@ -39,7 +39,7 @@ impl Outbox {
         code: &str,
         sent_at: DateTime<Utc>,
     ) -> std::io::Result<()> {
-        let message = OutboxMessage {
+        let message = MailboxMessage {
             to: to.to_string(),
             subject: subject.to_string(),
             kind,
@@ -50,7 +50,7 @@ impl Outbox {
             let mut ids = self
                 .ids
                 .lock()
-                .map_err(|_| std::io::Error::other("the outbox id generator is poisoned"))?;
+                .map_err(|_| std::io::Error::other("the mailbox id generator is poisoned"))?;
             ids.generate()
                 .unwrap_or_else(|overflow| overflow.commit_overflow_increment())
         };
@@ -59,16 +59,16 @@ impl Outbox {
         std::fs::create_dir_all(&self.dir)?;
         std::fs::write(&tmp, &json)?;
         std::fs::rename(&tmp, self.dir.join(format!("{id}.json")))?;
-        tracing::info!(to = %mask(to), ?kind, "mail written to the outbox");
+        tracing::info!(to = %mask(to), ?kind, "mail written to the mailbox");
         Ok(())
     }
 }
 
 #[async_trait::async_trait]
-impl Mailer for Outbox {
+impl Mailer for Mailbox {
     async fn send(&self, mail: &Mail<'_>) -> Result<(), String> {
         self.write(mail.to, mail.subject, mail.kind, mail.secret, Utc::now())
-            .map_err(|e| format!("writing to the outbox: {e}"))
+            .map_err(|e| format!("writing to the mailbox: {e}"))
     }
 }
 
@@ -79,9 +79,9 @@ pub fn mask(email: &str) -> String {
     format!("{}***@{}***", first(local), first(domain))
 }
 
-/// An e-mail the platform would have sent, as kept in `<data>/outbox/`.
+/// An e-mail the platform would have sent, as kept in `<data>/mailbox/`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OutboxMessage {
+pub struct MailboxMessage {
     /// The recipient's address.
     pub to: String,
     /// The subject line.
@@ -95,9 +95,9 @@ pub struct OutboxMessage {
 }
 
 // Codes are secrets: debug output leaves them out.
-impl std::fmt::Debug for OutboxMessage {
+impl std::fmt::Debug for MailboxMessage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OutboxMessage")
+        f.debug_struct("MailboxMessage")
             .field("to", &self.to)
             .field("subject", &self.subject)
             .field("kind", &self.kind)
@@ -106,10 +106,10 @@ impl std::fmt::Debug for OutboxMessage {
     }
 }
 
-/// Every message in `<data_dir>/outbox/`, oldest first; none when the folder
+/// Every message in `<data_dir>/mailbox/`, oldest first; none when the folder
 /// does not exist yet.
-pub fn outbox(data_dir: &Path) -> std::io::Result<Vec<OutboxMessage>> {
-    let dir = data_dir.join("outbox");
+pub fn mailbox(data_dir: &Path) -> std::io::Result<Vec<MailboxMessage>> {
+    let dir = data_dir.join("mailbox");
     let entries = match std::fs::read_dir(&dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -132,7 +132,7 @@ pub fn outbox(data_dir: &Path) -> std::io::Result<Vec<OutboxMessage>> {
             serde_json::from_slice(&bytes).map_err(|e| {
                 std::io::Error::new(
                     std::io::ErrorKind::InvalidData,
-                    format!("outbox message {name}: {e}"),
+                    format!("mailbox message {name}: {e}"),
                 )
             })
         })
@@ -146,7 +146,7 @@ pub fn latest_code(
     to: &str,
     kind: MessageKind,
 ) -> std::io::Result<Option<String>> {
-    Ok(outbox(data_dir)?
+    Ok(mailbox(data_dir)?
         .into_iter()
         .rev()
         .find(|m| m.kind == kind && m.to.eq_ignore_ascii_case(to))
