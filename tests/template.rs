@@ -208,6 +208,7 @@ fn synthetic(per_module: usize) -> Vec<Module> {
                     ports: port_sets[i % port_sets.len()],
                     summary: "A synthetic route",
                     request: None,
+                    query: &[],
                     response: None,
                     status: 204,
                     refusals: &[],

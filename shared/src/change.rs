@@ -96,7 +96,7 @@ impl From<ChangeError> for ApiError {
     /// version, the last owner) maps it itself.
     fn from(error: ChangeError) -> Self {
         match error {
-            ChangeError::Refused(_) => ApiError::Conflict(Conflict::ChangedConcurrently),
+            ChangeError::Refused(_) => ApiError::Conflict(Conflict::CHANGED_CONCURRENTLY),
             ChangeError::Table(error) => error.into(),
         }
     }

@@ -31,6 +31,7 @@ pub const MODULE: Module = Module {
         ports: &Port::ALL,
         summary: "Version, backend and the status of each port",
         request: None,
+        query: &[],
         response: Some(BodySchema::of::<Health>()),
         status: 200,
         refusals: &[503],
@@ -60,8 +61,7 @@ pub const MODULE: Module = Module {
     ],
 };
 
-/// The platform's version, as built.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+use crate::VERSION;
 
 /// The item holding the scheduler's last tick.
 fn tick_key() -> Key {

@@ -20,3 +20,6 @@ pub mod routes;
 pub mod schedule;
 pub mod services;
 pub mod tenancy;
+
+/// The platform's version, as built.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

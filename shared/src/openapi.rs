@@ -8,7 +8,7 @@ use utoipa::openapi::schema::{ComponentsBuilder, ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Content, Info, OpenApi, OpenApiBuilder, Paths, Ref, Required};
 
-use crate::health::VERSION;
+use crate::VERSION;
 use crate::http::problem::CONTENT_TYPE as PROBLEM;
 use crate::routes::{ApiRoute, MODULES};
 
@@ -132,6 +132,16 @@ pub fn document() -> OpenApi {
                     .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
             );
         }
+        for param in route.query {
+            operation = operation.parameter(
+                ParameterBuilder::new()
+                    .name(param.name)
+                    .parameter_in(ParameterIn::Query)
+                    .required(Required::False)
+                    .description(Some(param.description))
+                    .schema(Some((param.schema)())),
+            );
+        }
         if let Some(body) = route.request {
             let name = (body.name)();
             components = components.schema(name.to_string(), (body.schema)());
@@ -209,6 +219,18 @@ mod tests {
         }
         assert_eq!(operations, crate::routes::api().count());
         assert!(doc["components"]["schemas"]["Health"].is_object());
+        // A paged answer comes with its page's parameters.
+        for route in crate::routes::api() {
+            let Some(body) = route.response else { continue };
+            if (body.name)().ends_with("Page") {
+                let names: Vec<&str> = route.query.iter().map(|q| q.name).collect();
+                assert!(
+                    names.starts_with(&["limit", "next"]),
+                    "{} answers a page but documents {names:?}",
+                    route.function
+                );
+            }
+        }
         assert!(doc["components"]["schemas"]["PortStatus"].is_object());
     }
 }

@@ -28,6 +28,7 @@ const fn route_with(ports: &'static [Port]) -> ApiRoute {
         ports,
         summary: "Uses the identity port",
         request: None,
+        query: &[],
         response: None,
         status: 204,
         refusals: &[],

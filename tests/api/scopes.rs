@@ -37,6 +37,7 @@ const PROJECT_ROUTE: ApiRoute = ApiRoute {
     ports: &[Port::Table],
     summary: "Answers the tenant the guard resolved",
     request: None,
+    query: &[],
     response: None,
     status: 200,
     refusals: &[],

@@ -1,127 +1,21 @@
-//! The audit log: who changed what in an organization, when, from where,
-//! with what outcome. Entries are written in the same transaction as the
-//! change they record ([`record`]), so a failed change leaves no success
-//! entry; no route changes or deletes an entry.
-//!
-//! Items: `AUDIT#<org>` / `<ulid>` (the ulid orders entries by time).
+//! The audit log's API: an organization's entries, newest first, filtered
+//! and paged (admins and owners). Entries are written by every module's
+//! changes through [`crate::tenancy::audit`].
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
-use serde::{Deserialize, Serialize};
 
-use crate::http::{ApiError, FieldError, HandlerResult, json, page_params, query_param};
-use crate::ports::table::{
-    Cursor, Item, Key, Query, SortRange, TableError, Write, from_item, to_keyed_item,
-};
+use crate::http::{ApiError, FieldError, HandlerResult, Page, json, page_params, query_param};
+use crate::ports::table::{Cursor, Query, SortRange, from_item};
 use crate::services::Services;
-use crate::tenancy::{RequestMeta, Tenant};
+use crate::tenancy::Tenant;
+use crate::tenancy::audit::{AuditEntry, Outcome, partition};
 
 /// Pages read at most to fill one filtered page.
 const MAX_PAGES_PER_REQUEST: usize = 20;
-
-/// One audit entry.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct AuditEntry {
-    /// Sortable id; its time part is `at`.
-    pub id: String,
-    /// The organization.
-    pub organization_id: String,
-    /// The user who acted.
-    pub actor: String,
-    /// What they did: `organization.updated`, `member.role_changed` …
-    pub action: String,
-    /// The kind of thing acted on: `organization`, `member`, `invitation` …
-    pub target_type: String,
-    /// Its id.
-    pub target_id: String,
-    /// When (RFC 3339).
-    pub at: String,
-    /// The request that did it.
-    pub request_id: Option<String>,
-    /// Where the request came from.
-    pub source_ip: Option<String>,
-    /// `success` or `denied`.
-    pub outcome: String,
-}
-
-/// What was acted on.
-#[derive(Clone, Copy, Debug)]
-pub struct Target<'a> {
-    /// Its kind.
-    pub kind: &'a str,
-    /// Its id.
-    pub id: &'a str,
-}
-
-/// The partition of an organization's audit log.
-pub fn partition(organization_id: &str) -> String {
-    format!("AUDIT#{organization_id}")
-}
-
-fn entry(
-    meta: &RequestMeta,
-    organization_id: &str,
-    action: &str,
-    target: Target<'_>,
-    outcome: &str,
-) -> AuditEntry {
-    let id = ulid::Ulid::generate();
-    let at: chrono::DateTime<chrono::Utc> = id.datetime().into();
-    AuditEntry {
-        id: id.to_string(),
-        organization_id: organization_id.to_string(),
-        actor: meta.caller.sub.clone(),
-        action: action.to_string(),
-        target_type: target.kind.to_string(),
-        target_id: target.id.to_string(),
-        at: at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        request_id: meta.request_id.clone(),
-        source_ip: meta.source_ip.clone(),
-        outcome: outcome.to_string(),
-    }
-}
-
-fn as_item(entry: &AuditEntry) -> Result<Item, TableError> {
-    to_keyed_item(
-        entry,
-        Key::new(partition(&entry.organization_id), entry.id.clone()),
-    )
-}
-
-/// The write that records a successful change; put it in the change's transaction.
-pub fn record(
-    meta: &RequestMeta,
-    organization_id: &str,
-    action: &str,
-    target: Target<'_>,
-) -> Result<Write, TableError> {
-    Ok(Write::Put {
-        item: as_item(&entry(meta, organization_id, action, target, "success"))?,
-        condition: Some(crate::ports::table::Condition::Absent),
-    })
-}
-
-/// The entry of a refused change (a member without the role for it).
-pub fn denied(
-    meta: &RequestMeta,
-    organization_id: &str,
-    action: &str,
-    target: Target<'_>,
-) -> Result<Item, TableError> {
-    as_item(&entry(meta, organization_id, action, target, "denied"))
-}
-
-/// A page of audit entries, newest first.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct AuditPage {
-    /// The entries.
-    pub items: Vec<AuditEntry>,
-    /// Pass as `?next=` for the following page.
-    pub next: Option<String>,
-}
 
 /// The filters of an audit query.
 #[derive(Debug, Default)]
@@ -130,7 +24,7 @@ struct Filters {
     action: Option<String>,
     target_type: Option<String>,
     target_id: Option<String>,
-    outcome: Option<String>,
+    outcome: Option<Outcome>,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
 }
@@ -149,6 +43,15 @@ impl Filters {
         };
         let from = time("from");
         let to = time("to");
+        let outcome = match query_param(request, "outcome") {
+            None => None,
+            Some("success") => Some(Outcome::Success),
+            Some("denied") => Some(Outcome::Denied),
+            Some(_) => {
+                errors.push(FieldError::new("outcome", "must be `success` or `denied`"));
+                None
+            }
+        };
         if !errors.is_empty() {
             return Err(ApiError::Invalid(errors));
         }
@@ -158,7 +61,7 @@ impl Filters {
             action: text("action"),
             target_type: text("target_type"),
             target_id: text("target_id"),
-            outcome: text("outcome"),
+            outcome,
             from,
             to,
         })
@@ -170,7 +73,7 @@ impl Filters {
             && same(&self.action, &entry.action)
             && same(&self.target_type, &entry.target_type)
             && same(&self.target_id, &entry.target_id)
-            && same(&self.outcome, &entry.outcome)
+            && self.outcome.is_none_or(|o| o == entry.outcome)
     }
 
     /// The time range as a sort key range: entry ids are ULIDs, whose first
@@ -220,13 +123,7 @@ pub async fn list(services: Arc<Services>, request: Request, tenant: Tenant) -> 
             if items.len() == limit as usize {
                 let last_of_all = index + 1 == count && !more;
                 next = (!last_of_all).then_some(position);
-                return json(
-                    StatusCode::OK,
-                    &AuditPage {
-                        items,
-                        next: next.map(|c| c.as_str().to_string()),
-                    },
-                );
+                return json(StatusCode::OK, &Page::new(items, next));
             }
             next = Some(position);
         }
@@ -235,11 +132,5 @@ pub async fn list(services: Arc<Services>, request: Request, tenant: Tenant) -> 
             break;
         }
     }
-    json(
-        StatusCode::OK,
-        &AuditPage {
-            items,
-            next: next.map(|c| c.as_str().to_string()),
-        },
-    )
+    json(StatusCode::OK, &Page::new(items, next))
 }

@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::FoundationError;
+
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -12,8 +14,8 @@ use serde_json::json;
 use super::users::UserView;
 use crate::change::Change;
 use crate::http::{
-    ApiError, Conflict, DEFAULT_BODY_LIMIT, FieldError, HandlerResult, access_token, json,
-    json_body, no_content,
+    ApiError, DEFAULT_BODY_LIMIT, FieldError, HandlerResult, access_token, json, json_body,
+    no_content,
 };
 use crate::ports::events::DomainEvent;
 use crate::ports::identity::{IdentityError, SignUp};
@@ -305,7 +307,7 @@ pub async fn confirm(services: Arc<Services>, request: Request) -> HandlerResult
         .await
         .map_err(|e| match e {
             // The pool refuses to confirm an account twice.
-            IdentityError::NotAuthorized => ApiError::Conflict(Conflict::AlreadyConfirmed),
+            IdentityError::NotAuthorized => ApiError::from(FoundationError::AlreadyConfirmed),
             other => other.into(),
         })?;
     no_content()
@@ -322,7 +324,7 @@ pub async fn resend_code(services: Arc<Services>, request: Request) -> HandlerRe
         .resend_code(address.as_str())
         .await
         .map_err(|e| match e {
-            IdentityError::InvalidParameter(_) => ApiError::Conflict(Conflict::AlreadyConfirmed),
+            IdentityError::InvalidParameter(_) => ApiError::from(FoundationError::AlreadyConfirmed),
             other => other.into(),
         })?;
     json(

@@ -9,6 +9,8 @@
 
 use std::sync::Arc;
 
+use super::FoundationError;
+
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
@@ -16,24 +18,39 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::audit::{self, Target};
 use crate::change::{Change, ChangeError};
 use crate::http::{
-    ApiError, Conflict, DEFAULT_BODY_LIMIT, HandlerResult, access_token, json, json_body,
-    no_content, page_params, path_param,
+    ApiError, DEFAULT_BODY_LIMIT, HandlerResult, Page, access_token, json, json_body, no_content,
+    page_params, path_param,
 };
 use crate::ports::events::DomainEvent;
 use crate::ports::mail::{Mail, MessageKind};
 use crate::ports::table::{Condition, Index, Key, Query, Update, Write, from_item, to_keyed_item};
 use crate::services::Services;
 use crate::tenancy::Email;
+use crate::tenancy::audit::{self, Target};
 use crate::tenancy::guard::{self, member_item};
 use crate::tenancy::{Membership, RequestMeta, Role, Tenant, keys};
+use crate::tenancy::{OrganizationId, UserId};
 
 /// The audited action of an invitation.
 pub const CREATED: &str = "invitation.created";
 /// The audited action of a revocation.
 pub const REVOKED: &str = "invitation.revoked";
+
+/// Where an invitation stands; only a pending one can be settled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InvitationStatus {
+    /// Waiting for the invitee.
+    Pending,
+    /// The invitee joined.
+    Accepted,
+    /// The invitee said no.
+    Declined,
+    /// An admin withdrew it.
+    Revoked,
+}
 
 /// How long an invitation can be accepted.
 pub const VALIDITY_DAYS: i64 = 7;
@@ -44,15 +61,15 @@ pub struct Invitation {
     /// Sortable id.
     pub id: String,
     /// The organization.
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
     /// The invited address (lower case).
     pub email: String,
     /// The role the invitee gets.
     pub role: Role,
-    /// `pending`, `accepted`, `declined` or `revoked`.
-    pub status: String,
+    /// Where it stands.
+    pub status: InvitationStatus,
     /// Who invited.
-    pub invited_by: String,
+    pub invited_by: UserId,
     /// When.
     pub created_at: String,
     /// Until when it can be accepted.
@@ -69,15 +86,6 @@ pub struct CreatedInvitation {
     pub invitation: Invitation,
     /// The secret the invitee accepts with.
     pub token: String,
-}
-
-/// A page of invitations.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct InvitationPage {
-    /// The invitations, oldest first.
-    pub items: Vec<Invitation>,
-    /// Pass as `?next=` for the following page.
-    pub next: Option<String>,
 }
 
 /// `POST /organizations/{id}/invitations/`.
@@ -130,7 +138,7 @@ fn item(invitation: &Invitation, hash: &str) -> Result<crate::ports::table::Item
 }
 
 fn pending() -> Condition {
-    Condition::Equals("status".into(), json!("pending"))
+    Condition::Equals("status".into(), json!(InvitationStatus::Pending))
 }
 
 /// Invites an address (admins; only owners invite owners).
@@ -146,10 +154,10 @@ pub async fn create(services: Arc<Services>, request: Request, tenant: Tenant) -
     let now = Utc::now();
     let invitation = Invitation {
         id: ulid::Ulid::generate().to_string(),
-        organization_id: id.to_string(),
+        organization_id: id.into(),
         email: email.as_str().to_lowercase(),
         role: body.role,
-        status: "pending".into(),
+        status: InvitationStatus::Pending,
         invited_by: meta.caller.sub.clone(),
         created_at: now.to_rfc3339_opts(SecondsFormat::Millis, true),
         expires_at: (now + Duration::days(VALIDITY_DAYS))
@@ -235,13 +243,7 @@ pub async fn list(services: Arc<Services>, request: Request, tenant: Tenant) -> 
         .into_iter()
         .map(from_item)
         .collect::<Result<_, _>>()?;
-    json(
-        StatusCode::OK,
-        &InvitationPage {
-            items,
-            next: page.next.map(|c| c.as_str().to_string()),
-        },
-    )
+    json(StatusCode::OK, &Page::<Invitation>::new(items, page.next))
 }
 
 /// Revokes a pending invitation (admins).
@@ -263,7 +265,7 @@ pub async fn revoke(services: Arc<Services>, request: Request, tenant: Tenant) -
         meta,
         id,
         invitation_id,
-        "revoked",
+        InvitationStatus::Revoked,
         action,
         Change::new().event(event),
     )
@@ -278,7 +280,7 @@ async fn settle(
     meta: &RequestMeta,
     organization_id: &str,
     invitation_id: &str,
-    status: &str,
+    status: InvitationStatus,
     action: &str,
     change: Change,
 ) -> Result<(), ApiError> {
@@ -287,7 +289,7 @@ async fn settle(
             "invitation",
             Write::Update(
                 Update::of(key(organization_id, invitation_id))
-                    .set("status", status)
+                    .set("status", json!(status))
                     .add("version", 1)
                     .when(pending()),
             ),
@@ -306,8 +308,8 @@ async fn settle(
         );
     match change.commit(services.table()?).await {
         Ok(()) => Ok(()),
-        Err(ChangeError::Refused("member")) => Err(ApiError::Conflict(Conflict::AlreadyMember)),
-        Err(ChangeError::Refused(_)) => Err(ApiError::Conflict(Conflict::InvitationNotPending)),
+        Err(ChangeError::Refused("member")) => Err(ApiError::from(FoundationError::AlreadyMember)),
+        Err(ChangeError::Refused(_)) => Err(ApiError::from(FoundationError::InvitationNotPending)),
         Err(e) => Err(e.into()),
     }
 }
@@ -350,14 +352,14 @@ async fn for_invitee(
     if email != invitation.email {
         return Err(ApiError::NotFound);
     }
-    if invitation.status != "pending" {
-        return Err(ApiError::Conflict(Conflict::InvitationNotPending));
+    if invitation.status != InvitationStatus::Pending {
+        return Err(ApiError::from(FoundationError::InvitationNotPending));
     }
     let expired = DateTime::parse_from_rfc3339(&invitation.expires_at)
         .map(|t| t < Utc::now())
         .unwrap_or(true);
     if expired {
-        return Err(ApiError::Conflict(Conflict::InvitationExpired));
+        return Err(ApiError::from(FoundationError::InvitationExpired));
     }
     Ok((meta, invitation, email))
 }
@@ -367,7 +369,7 @@ pub async fn accept(services: Arc<Services>, request: Request) -> HandlerResult 
     let (meta, invitation, email) = for_invitee(&services, &request).await?;
     let org = invitation.organization_id.as_str();
     let member = Membership {
-        organization_id: org.to_string(),
+        organization_id: org.into(),
         user_id: meta.caller.sub.clone(),
         email,
         role: invitation.role,
@@ -405,7 +407,7 @@ pub async fn accept(services: Arc<Services>, request: Request) -> HandlerResult 
         &meta,
         org,
         &invitation.id,
-        "accepted",
+        InvitationStatus::Accepted,
         "invitation.accepted",
         change,
     )
@@ -427,7 +429,7 @@ pub async fn decline(services: Arc<Services>, request: Request) -> HandlerResult
         &meta,
         org,
         &invitation.id,
-        "declined",
+        InvitationStatus::Declined,
         "invitation.declined",
         Change::new().event(event),
     )

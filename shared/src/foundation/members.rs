@@ -4,28 +4,31 @@
 
 use std::sync::Arc;
 
+use super::FoundationError;
+
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::audit::{self, Target};
 use super::organizations;
 use crate::change::{Change, ChangeError};
 use crate::http::{
-    ApiError, Conflict, DEFAULT_BODY_LIMIT, HandlerResult, json, json_body, no_content,
-    page_params, path_param,
+    ApiError, DEFAULT_BODY_LIMIT, HandlerResult, Page, json, json_body, no_content, page_params,
+    path_param,
 };
 use crate::ports::events::DomainEvent;
 use crate::ports::table::{Condition, Query, Update, Write, from_item};
 use crate::services::Services;
+use crate::tenancy::UserId;
+use crate::tenancy::audit::{self, Target};
 use crate::tenancy::{Membership, RequestMeta, Role, Tenant, guard, keys};
 
 /// A member as the API shows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MemberView {
     /// The member's user id.
-    pub user_id: String,
+    pub user_id: UserId,
     /// Their e-mail address.
     pub email: String,
     /// Their role.
@@ -43,15 +46,6 @@ impl From<Membership> for MemberView {
             joined_at: m.joined_at,
         }
     }
-}
-
-/// A page of members.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct MemberPage {
-    /// The members.
-    pub items: Vec<MemberView>,
-    /// Pass as `?next=` for the following page.
-    pub next: Option<String>,
 }
 
 /// `PATCH /organizations/{id}/members/{user_id}/`.
@@ -96,7 +90,7 @@ fn owner_count(organization_id: &str, from: Role, to: Option<Role>) -> Option<Wr
 async fn commit(services: &Services, change: Change) -> Result<(), ApiError> {
     match change.commit(services.table()?).await {
         Ok(()) => Ok(()),
-        Err(ChangeError::Refused(OWNERS)) => Err(ApiError::Conflict(Conflict::LastOwner)),
+        Err(ChangeError::Refused(OWNERS)) => Err(ApiError::from(FoundationError::LastOwner)),
         Err(e) => Err(e.into()),
     }
 }
@@ -131,13 +125,7 @@ pub async fn list(services: Arc<Services>, request: Request, tenant: Tenant) -> 
         .into_iter()
         .map(|item| from_item::<Membership>(item).map(MemberView::from))
         .collect::<Result<_, _>>()?;
-    json(
-        StatusCode::OK,
-        &MemberPage {
-            items,
-            next: page.next.map(|c| c.as_str().to_string()),
-        },
-    )
+    json(StatusCode::OK, &Page::<MemberView>::new(items, page.next))
 }
 
 /// One member (any member may see it).

@@ -13,10 +13,9 @@ use lambda_http::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::audit::{self, Target};
 use crate::change::{Change, ChangeError};
 use crate::http::{
-    ApiError, DEFAULT_BODY_LIMIT, HandlerResult, access_token, json, json_body, no_content,
+    ApiError, DEFAULT_BODY_LIMIT, HandlerResult, Page, access_token, json, json_body, no_content,
     page_params,
 };
 use crate::ports::events::DomainEvent;
@@ -24,8 +23,10 @@ use crate::ports::table::{
     Condition, Cursor, Index, Key, Query, Update, Write, from_item, to_keyed_item,
 };
 use crate::services::Services;
+use crate::tenancy::audit::{self, Target};
 use crate::tenancy::guard::member_item;
 use crate::tenancy::{Membership, RequestMeta, Role, Tenant, keys};
+use crate::tenancy::{OrganizationId, UserId};
 
 use crate::http::schema::MAX_DESCRIPTION;
 
@@ -33,14 +34,14 @@ use crate::http::schema::MAX_DESCRIPTION;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Organization {
     /// Sortable id.
-    pub id: String,
+    pub id: OrganizationId,
     /// Display name.
     pub name: String,
     /// What it is for, if said.
     #[serde(default)]
     pub description: Option<String>,
     /// Who created it.
-    pub created_by: String,
+    pub created_by: UserId,
     /// When (RFC 3339).
     pub created_at: String,
     /// How many owners it has (never below one).
@@ -57,15 +58,6 @@ pub struct OrganizationView {
     pub organization: Organization,
     /// The caller's role.
     pub role: Role,
-}
-
-/// A page of organizations.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct OrganizationPage {
-    /// The organizations.
-    pub items: Vec<OrganizationView>,
-    /// Pass as `?next=` for the following page.
-    pub next: Option<String>,
 }
 
 /// `POST /organizations/`.
@@ -147,7 +139,7 @@ pub async fn create(services: Arc<Services>, request: Request) -> HandlerResult 
         .get_user(access_token(&request)?)
         .await?;
     let email = user.attributes.get("email").cloned().unwrap_or_default();
-    let id = ulid::Ulid::generate().to_string();
+    let id = OrganizationId::generate();
     let organization = Organization {
         id: id.clone(),
         name,
@@ -255,10 +247,7 @@ pub async fn list(services: Arc<Services>, request: Request) -> HandlerResult {
         .collect();
     json(
         StatusCode::OK,
-        &OrganizationPage {
-            items,
-            next: page.next.map(|c| c.as_str().to_string()),
-        },
+        &Page::<OrganizationView>::new(items, page.next),
     )
 }
 

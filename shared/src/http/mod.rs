@@ -13,4 +13,4 @@ pub use request::{
     Caller, DEFAULT_BODY_LIMIT, access_token, caller, json_body, page_params, path_param,
     query_param, request_id,
 };
-pub use response::{HandlerResult, json, no_content, problem};
+pub use response::{HandlerResult, Page, json, no_content, problem};

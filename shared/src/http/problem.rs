@@ -36,62 +36,24 @@ impl FieldError {
     }
 }
 
-/// Why a request conflicts with the current state. Each has its own stable
-/// `code`, so a client can act on it without reading `detail`.
+/// Why a request conflicts with the current state: a stable `code`, so a
+/// client can act on it without reading `detail`. The spine's own is
+/// [`Conflict::CHANGED_CONCURRENTLY`]; each module declares its conflicts
+/// in its one error enum and maps them here (`foundation::error`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Conflict {
-    /// `email_taken`: an account with that e-mail address exists.
-    EmailTaken,
-    /// `already_confirmed`: the account is confirmed; no code is needed.
-    AlreadyConfirmed,
-    /// `last_owner`: the change would leave the organization without an owner.
-    LastOwner,
-    /// `already_member`: the invitee is a member already.
-    AlreadyMember,
-    /// `invitation_not_pending`: accepted, declined or revoked already.
-    InvitationNotPending,
-    /// `invitation_expired`: past its validity.
-    InvitationExpired,
-    /// `changed_concurrently`: another request changed the same items; retry.
-    ChangedConcurrently,
+pub struct Conflict {
+    /// The stable code, listed in docs/problems.md.
+    pub code: &'static str,
+    /// What it means, for a person.
+    pub detail: &'static str,
 }
 
 impl Conflict {
-    /// Every conflict, for the documentation and its tests.
-    pub const ALL: [Conflict; 7] = [
-        Conflict::EmailTaken,
-        Conflict::AlreadyConfirmed,
-        Conflict::LastOwner,
-        Conflict::AlreadyMember,
-        Conflict::InvitationNotPending,
-        Conflict::InvitationExpired,
-        Conflict::ChangedConcurrently,
-    ];
-
-    /// The stable code.
-    pub fn code(self) -> &'static str {
-        match self {
-            Conflict::EmailTaken => "email_taken",
-            Conflict::AlreadyConfirmed => "already_confirmed",
-            Conflict::LastOwner => "last_owner",
-            Conflict::AlreadyMember => "already_member",
-            Conflict::InvitationNotPending => "invitation_not_pending",
-            Conflict::InvitationExpired => "invitation_expired",
-            Conflict::ChangedConcurrently => "changed_concurrently",
-        }
-    }
-
-    fn detail(self) -> &'static str {
-        match self {
-            Conflict::EmailTaken => "An account with that e-mail already exists.",
-            Conflict::AlreadyConfirmed => "This account is confirmed already.",
-            Conflict::LastOwner => "An organization keeps at least one owner.",
-            Conflict::AlreadyMember => "You are already a member of this organization.",
-            Conflict::InvitationNotPending => "This invitation is no longer pending.",
-            Conflict::InvitationExpired => "This invitation has expired.",
-            Conflict::ChangedConcurrently => "It changed meanwhile; read it again and retry.",
-        }
-    }
+    /// `changed_concurrently`: another request changed the same items; retry.
+    pub const CHANGED_CONCURRENTLY: Conflict = Conflict {
+        code: "changed_concurrently",
+        detail: "It changed meanwhile; read it again and retry.",
+    };
 }
 
 /// Why a request failed, as a handler reports it.
@@ -119,7 +81,7 @@ pub enum ApiError {
     #[error("method not allowed")]
     MethodNotAllowed,
     /// 409: the request conflicts with the current state.
-    #[error("conflict: {0:?}")]
+    #[error("conflict: {}", .0.code)]
     Conflict(Conflict),
     /// 412: the resource changed since the version the client read.
     #[error("stale version")]
@@ -175,7 +137,7 @@ impl ApiError {
             ApiError::Forbidden => "forbidden",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::Conflict(conflict) => conflict.code(),
+            ApiError::Conflict(conflict) => conflict.code,
             ApiError::StaleVersion => "stale_version",
             ApiError::TooLarge { .. } => "payload_too_large",
             ApiError::Invalid(_) => "validation_failed",
@@ -205,7 +167,7 @@ impl ApiError {
     fn detail(&self) -> String {
         match self {
             ApiError::Malformed(why) => why.clone(),
-            ApiError::Conflict(conflict) => conflict.detail().into(),
+            ApiError::Conflict(conflict) => conflict.detail.into(),
             ApiError::Unauthenticated => {
                 "Sign in and send the access token as a Bearer token.".into()
             }
@@ -279,7 +241,7 @@ impl From<TableError> for ApiError {
     fn from(error: TableError) -> Self {
         match error {
             TableError::ConditionFailed | TableError::TransactionCancelled { .. } => {
-                ApiError::Conflict(Conflict::ChangedConcurrently)
+                ApiError::Conflict(Conflict::CHANGED_CONCURRENTLY)
             }
             TableError::InvalidCursor => ApiError::invalid("next", "not a cursor of this list"),
             TableError::Throttled => ApiError::Throttled,
@@ -307,7 +269,7 @@ mod tests {
             ApiError::Throttled,
             ApiError::Internal(String::new()),
         ];
-        errors.extend(Conflict::ALL.map(ApiError::Conflict));
+        errors.push(ApiError::Conflict(Conflict::CHANGED_CONCURRENTLY));
         let mut codes = std::collections::HashSet::new();
         for error in errors {
             let row = format!("| {} | `{}` |", error.status(), error.code());

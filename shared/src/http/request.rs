@@ -15,7 +15,7 @@ pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
     /// The user's stable id (`sub`).
-    pub sub: String,
+    pub sub: crate::tenancy::UserId,
     /// The pool's username (`username` claim).
     pub username: String,
     /// The app client the token was issued to.
@@ -47,7 +47,7 @@ pub fn caller(request: &Request) -> Result<Caller, ApiError> {
         .filter(|s| !s.is_empty())
         .ok_or(ApiError::Unauthenticated)?;
     Ok(Caller {
-        sub: sub.clone(),
+        sub: sub.as_str().into(),
         username: claims
             .get("username")
             .cloned()
@@ -94,13 +94,15 @@ pub fn query_param<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
 
 /// Largest page a list route returns.
 pub const MAX_PAGE: u32 = 100;
+/// The page size when a request names none.
+pub const DEFAULT_PAGE: u32 = 20;
 
 /// The `?limit=` (1..=100, default 20) and opaque `?next=` cursor of a list.
 pub fn page_params(
     request: &Request,
 ) -> Result<(u32, Option<crate::ports::table::Cursor>), ApiError> {
     let limit = match query_param(request, "limit") {
-        None => 20,
+        None => DEFAULT_PAGE,
         Some(text) => text
             .parse::<u32>()
             .ok()

@@ -7,6 +7,26 @@ use serde::Serialize;
 
 use super::problem::{ApiError, CONTENT_TYPE};
 
+/// One page of a list, in the list's order. Every paged route answers this
+/// shape; `next` is present when more items may follow.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Pass as `?next=` for the following page.
+    pub next: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// A page of `items` and the table's cursor after them.
+    pub fn new(items: Vec<T>, next: Option<crate::ports::table::Cursor>) -> Self {
+        Self {
+            items,
+            next: next.map(|c| c.as_str().to_string()),
+        }
+    }
+}
+
 /// What a handler returns.
 pub type HandlerResult = Result<Response<Body>, ApiError>;
 

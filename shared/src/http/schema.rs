@@ -265,3 +265,106 @@ mod tests {
         assert!(read(r#"{"version": -1}"#).is_err());
     }
 }
+
+// ------------------------------------------------------- query parameters
+
+/// A query parameter a route reads, with the schema its handler enforces.
+#[derive(Clone, Copy)]
+pub struct QueryParam {
+    /// Its name.
+    pub name: &'static str,
+    /// What it does.
+    pub description: &'static str,
+    /// What it may hold.
+    pub schema: fn() -> Object,
+}
+
+fn page_limit() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(1))
+        .maximum(Some(super::request::MAX_PAGE))
+        .default(Some(super::request::DEFAULT_PAGE.into()))
+        .build()
+}
+
+fn cursor() -> Object {
+    string(Some(1), None, Some("^[A-Za-z0-9_-]+$".into()))
+        .description(Some("Opaque: the `next` of the previous page, as given"))
+        .build()
+}
+
+fn any_text() -> Object {
+    ObjectBuilder::new().schema_type(Type::String).build()
+}
+
+fn date_time() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+            utoipa::openapi::KnownFormat::DateTime,
+        )))
+        .build()
+}
+
+fn outcome() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["success", "denied"]))
+        .build()
+}
+
+/// `limit`: how many items a page holds.
+pub const LIMIT: QueryParam = QueryParam {
+    name: "limit",
+    description: "Items per page",
+    schema: page_limit,
+};
+/// `next`: where the page starts.
+pub const NEXT: QueryParam = QueryParam {
+    name: "next",
+    description: "The previous page's `next`, to read the page after it",
+    schema: cursor,
+};
+/// The parameters of every paged list.
+pub const PAGE: &[QueryParam] = &[LIMIT, NEXT];
+/// The audit log's parameters: its page and its filters.
+pub const AUDIT: &[QueryParam] = &[
+    LIMIT,
+    NEXT,
+    QueryParam {
+        name: "actor",
+        description: "Only entries by this user id",
+        schema: any_text,
+    },
+    QueryParam {
+        name: "action",
+        description: "Only this action (`organization.updated` …)",
+        schema: any_text,
+    },
+    QueryParam {
+        name: "target_type",
+        description: "Only entries about this kind of thing",
+        schema: any_text,
+    },
+    QueryParam {
+        name: "target_id",
+        description: "Only entries about this thing",
+        schema: any_text,
+    },
+    QueryParam {
+        name: "outcome",
+        description: "Only changes made, or only refusals",
+        schema: outcome,
+    },
+    QueryParam {
+        name: "from",
+        description: "Only entries at or after this time (RFC 3339)",
+        schema: date_time,
+    },
+    QueryParam {
+        name: "to",
+        description: "Only entries at or before this time (RFC 3339)",
+        schema: date_time,
+    },
+];

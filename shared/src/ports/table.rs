@@ -543,7 +543,8 @@ pub enum TableError {
     /// A write's condition did not hold; nothing changed.
     #[error("the condition of the write did not hold")]
     ConditionFailed,
-    /// A transaction was cancelled; nothing changed. One reason per write, in order.
+    /// A transaction was cancelled; nothing changed. One reason per write, in
+    /// order ([`crate::change::Change`] turns them back into write names).
     #[error("transaction cancelled: {reasons:?}")]
     TransactionCancelled {
         /// One entry per write of the transaction.
@@ -561,18 +562,6 @@ pub enum TableError {
     /// The backend failed.
     #[error("table backend failure: {0}")]
     Backend(String),
-}
-
-impl TableError {
-    /// For a cancelled transaction, the index of the first write whose condition failed.
-    pub fn failed_write(&self) -> Option<usize> {
-        match self {
-            TableError::TransactionCancelled { reasons } => reasons
-                .iter()
-                .position(|r| *r == CancelReason::ConditionFailed),
-            _ => None,
-        }
-    }
 }
 
 fn check_attr_name(name: &str) -> TableResult<()> {

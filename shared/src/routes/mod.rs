@@ -139,6 +139,9 @@ pub struct ApiRoute {
     pub summary: &'static str,
     /// The JSON body it reads, for the OpenAPI document.
     pub request: Option<BodySchema>,
+    /// The query parameters it reads ([`crate::http::schema::PAGE`] for a
+    /// paged list).
+    pub query: &'static [crate::http::schema::QueryParam],
     /// The JSON body it answers with on success.
     pub response: Option<BodySchema>,
     /// The status of success: 200, 201, 202 or 204.
@@ -174,6 +177,19 @@ impl BodySchema {
             name: T::name,
             schema: T::schema,
             nested: T::schemas,
+        }
+    }
+
+    /// The schema of a [`crate::http::Page`] of `T`, named `<T>Page` (a
+    /// generic schema's own name would be the same for every `T`).
+    pub const fn page_of<T: utoipa::ToSchema>() -> Self {
+        fn name<T: utoipa::ToSchema>() -> std::borrow::Cow<'static, str> {
+            format!("{}Page", T::name()).into()
+        }
+        Self {
+            name: name::<T>,
+            schema: <crate::http::Page<T> as utoipa::PartialSchema>::schema,
+            nested: <crate::http::Page<T> as utoipa::ToSchema>::schemas,
         }
     }
 }

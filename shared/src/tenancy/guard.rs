@@ -10,10 +10,11 @@ use lambda_http::Request;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::audit::{self, Target};
+use super::ids::{OrganizationId, ProjectId, UserId};
 use super::keys;
 use super::request::RequestMeta;
 use super::roles::Role;
-use crate::foundation::audit::{self, Target};
 use crate::http::{ApiError, Caller, path_param};
 use crate::ports::table::{Condition, Item, ItemTable, from_item, to_keyed_item};
 use crate::services::Services;
@@ -22,9 +23,9 @@ use crate::services::Services;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Membership {
     /// The organization.
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
     /// The member.
-    pub user_id: String,
+    pub user_id: UserId,
     /// The member's e-mail address, as it was when they joined.
     pub email: String,
     /// The role.
@@ -83,9 +84,9 @@ pub struct Tenant {
     /// The caller and the request's identity.
     pub meta: RequestMeta,
     /// The organization.
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
     /// The project, on a project-scoped route.
-    pub project_id: Option<String>,
+    pub project_id: Option<ProjectId>,
     /// The caller's membership (its role is at least the route's).
     pub membership: Membership,
 }
@@ -128,7 +129,7 @@ pub async fn resolve(
     let id = path_param(request, scope.param)?;
     let table = services.table()?;
     let (organization_id, project_id) = match scope.kind {
-        ScopeKind::Organization => (id.to_string(), None),
+        ScopeKind::Organization => (OrganizationId::from(id), None),
         ScopeKind::Project => {
             let item = table
                 .get(&keys::project(id))
@@ -138,7 +139,10 @@ pub async fn resolve(
                 .get("organization_id")
                 .and_then(|v| v.as_str())
                 .ok_or_else(|| ApiError::Internal(format!("project {id} names no organization")))?;
-            (organization.to_string(), Some(id.to_string()))
+            (
+                OrganizationId::from(organization),
+                Some(ProjectId::from(id)),
+            )
         }
     };
     let membership = match require(table, &meta.caller, &organization_id, scope.least).await {

@@ -6,13 +6,16 @@
 //! handler cannot forget the check; a handler only adds rules finer than a
 //! role (say "only owners grant owner") through [`guard::refuse`].
 
+pub mod audit;
 pub mod email;
 pub mod guard;
+pub mod ids;
 pub mod keys;
 pub mod request;
 pub mod roles;
 
 pub use email::Email;
 pub use guard::{Membership, Tenant};
+pub use ids::{OrganizationId, ProjectId, UserId};
 pub use request::RequestMeta;
 pub use roles::Role;
