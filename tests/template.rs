@@ -439,6 +439,7 @@ fn sids(ports: &[Port]) -> Vec<&'static str> {
             Port::Queue => sids.push("Queues"),
             Port::Events => sids.push("Events"),
             Port::Identity => {}
+            Port::Mail => sids.push("Mail"),
         }
     }
     sids

@@ -11,6 +11,7 @@
 //! | `NOCODE_QUEUE_URL_<NAME>` | SQS URL of a logical queue (`NOCODE_QUEUE_URL_WORKFLOW_RUNS`, `…_WORKFLOW_RUNS_DLQ`) | — |
 //! | `NOCODE_EVENT_BUS` | EventBridge bus name | — |
 //! | `NOCODE_USER_POOL_ID`, `NOCODE_USER_POOL_CLIENT_ID` | Cognito pool and app client | — |
+//! | `NOCODE_MAIL_FROM` | verified SES sender of the platform's mail (none: no mail) | — |
 //! | `AWS_ENDPOINT_URL` | emulator endpoint (read by the SDK itself) | — |
 //!
 //! AWS resources are optional one by one: a function whose route needs only
@@ -68,6 +69,8 @@ pub struct AwsSettings {
     pub user_pool_id: Option<String>,
     /// The Cognito app client id.
     pub user_pool_client_id: Option<String>,
+    /// The verified SES sender of the platform's own mail.
+    pub mail_from: Option<String>,
     /// An endpoint override (emulators).
     pub endpoint_url: Option<String>,
 }
@@ -136,6 +139,7 @@ impl AwsSettings {
             event_bus: get("NOCODE_EVENT_BUS"),
             user_pool_id: get("NOCODE_USER_POOL_ID"),
             user_pool_client_id: get("NOCODE_USER_POOL_CLIENT_ID"),
+            mail_from: get("NOCODE_MAIL_FROM"),
             endpoint_url: get("AWS_ENDPOINT_URL"),
             ..AwsSettings::default()
         };

@@ -24,7 +24,7 @@ use crate::ports::mail::Mailer;
 use crate::ports::queue::Queue;
 use crate::ports::table::ItemTable;
 
-/// One of the five ports.
+/// One of the six ports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Port {
     /// The item table (DynamoDB).
@@ -37,16 +37,19 @@ pub enum Port {
     Events,
     /// The user pool (Cognito).
     Identity,
+    /// The platform's own mail (SES).
+    Mail,
 }
 
 impl Port {
     /// Every port.
-    pub const ALL: [Port; 5] = [
+    pub const ALL: [Port; 6] = [
         Port::Table,
         Port::Blobs,
         Port::Queue,
         Port::Events,
         Port::Identity,
+        Port::Mail,
     ];
 
     const fn bit(self) -> u8 {
@@ -61,6 +64,7 @@ impl Port {
             Port::Queue => "queue",
             Port::Events => "events",
             Port::Identity => "identity",
+            Port::Mail => "mail",
         }
     }
 }
@@ -190,7 +194,9 @@ impl Services {
     pub async fn embedded(settings: &EmbeddedSettings, ports: &[Port]) -> Result<Self, StartError> {
         let mut services = Self::new("embedded");
         let dir = settings.data_dir.as_path();
-        services.mailer = Some(Arc::new(embedded::mailbox::Mailbox::new(dir)));
+        if ports.contains(&Port::Mail) {
+            services.mailer = Some(Arc::new(embedded::mailbox::Mailbox::new(dir)));
+        }
         if ports.contains(&Port::Table) {
             let table = embedded::EmbeddedTable::open(dir)
                 .map_err(|e| start_error(Port::Table)(e.to_string()))?;
@@ -262,6 +268,11 @@ impl Services {
         if ports.has(Port::Identity) {
             services.identity = Some(Arc::new(aws::CognitoIdentity::new(sdk, settings)));
         }
+        if ports.has(Port::Mail)
+            && let Some(mailer) = aws::SesMailer::new(sdk, settings)
+        {
+            services.mailer = Some(Arc::new(mailer));
+        }
         Ok(services)
     }
 
@@ -276,7 +287,7 @@ impl Services {
             queue: self.queue.clone().filter(|_| keep(Port::Queue)),
             events: self.events.clone().filter(|_| keep(Port::Events)),
             identity: self.identity.clone().filter(|_| keep(Port::Identity)),
-            mailer: self.mailer.clone(),
+            mailer: self.mailer.clone().filter(|_| keep(Port::Mail)),
         }
     }
 
@@ -308,8 +319,9 @@ impl Services {
         self
     }
 
-    /// The mail the platform sends itself: the outbox on one machine; `None`
-    /// on AWS, where no mail service is wired yet (Cognito sends its own codes).
+    /// The mail the platform sends itself: the mailbox on one machine, SES on
+    /// AWS; `None` where the function does not declare the port or the
+    /// deployment has no sender.
     pub fn mailer(&self) -> Option<&dyn Mailer> {
         self.mailer.as_deref()
     }
@@ -329,6 +341,7 @@ impl Services {
                 Port::Queue => self.queue.is_some(),
                 Port::Events => self.events.is_some(),
                 Port::Identity => self.identity.is_some(),
+                Port::Mail => self.mailer.is_some(),
             })
             .collect()
     }
@@ -372,14 +385,15 @@ impl Services {
                 }
             };
         }
-        let (table, blobs, queue, events, identity) = tokio::join!(
+        let (table, blobs, queue, events, identity, mailer) = tokio::join!(
             probe!(table, Port::Table),
             probe!(blobs, Port::Blobs),
             probe!(queue, Port::Queue),
             probe!(events, Port::Events),
             probe!(identity, Port::Identity),
+            probe!(mailer, Port::Mail),
         );
-        [table, blobs, queue, events, identity]
+        [table, blobs, queue, events, identity, mailer]
             .into_iter()
             .flatten()
             .collect()

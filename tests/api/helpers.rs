@@ -23,6 +23,8 @@ pub struct TestApp {
     pub url: String,
     pub client: reqwest::Client,
     pub data_dir: Option<tempfile::TempDir>,
+    /// The emulator's URL, on moto.
+    pub moto_url: Option<String>,
 }
 
 /// A signed-up, signed-in user.
@@ -90,7 +92,7 @@ impl TestApp {
         let settings = nocode::emulator::provision_all(&sdk, &suffix)
             .await
             .expect("provision on moto");
-        Self::start(
+        let mut app = Self::start(
             GatewayBackend::Aws {
                 sdk: Box::new(sdk),
                 settings,
@@ -98,7 +100,44 @@ impl TestApp {
             None,
             wrapper,
         )
-        .await
+        .await;
+        app.moto_url = Some(moto);
+        app
+    }
+
+    /// The bodies of the mail the platform sent `to`: the local mailbox's
+    /// secrets on embedded, what SES sent on moto (moto keeps every message).
+    pub async fn mail_to(&self, to: &str) -> Vec<String> {
+        if let Some(dir) = &self.data_dir {
+            return shared::adapters::embedded::mailbox::mailbox(dir.path())
+                .expect("read the mailbox")
+                .into_iter()
+                .filter(|m| m.to == to)
+                .map(|m| m.code)
+                .collect();
+        }
+        let url = self.moto_url.as_deref().expect("an app on moto");
+        let data: Value = self
+            .client
+            .get(format!("{url}/moto-api/data.json"))
+            .send()
+            .await
+            .expect("moto answers")
+            .json()
+            .await
+            .expect("moto's data");
+        data["ses"]["Message"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| {
+                m["destinations"]["ToAddresses"]
+                    .as_array()
+                    .is_some_and(|to_all| to_all.iter().any(|a| a == to))
+            })
+            .filter_map(|m| m["body"].as_str().map(str::to_string))
+            .collect()
     }
 
     async fn start(
@@ -121,6 +160,7 @@ impl TestApp {
             gateway: Some(running),
             client: reqwest::Client::new(),
             data_dir,
+            moto_url: None,
         }
     }
 

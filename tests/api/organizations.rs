@@ -3,7 +3,6 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use shared::adapters::embedded::mailbox::MessageKind;
 
 use crate::helpers::{TestApp, User, assert_problem};
 
@@ -519,14 +518,10 @@ async fn an_invitation_is_accepted_once_by_its_addressee_only(app: TestApp) {
         .await;
     assert_problem(response, StatusCode::NOT_FOUND, "not_found").await;
 
-    // The invitee's mail carries the same token (the local mailbox; on AWS
-    // no mail service is wired yet: docs/decisions.md, "Mail is a port").
-    if app.data_dir.is_some() {
-        assert_eq!(
-            app.code_sent_to(&invitee_email, MessageKind::Invitation),
-            token
-        );
-    }
+    // The invitee's mail carries the same token (the local mailbox, or SES).
+    let mail = app.mail_to(&invitee_email).await;
+    assert_eq!(mail.len(), 1, "one mail to the invitee");
+    assert!(mail[0].contains(&token), "the mail carries the token");
     let invitee = app.signed_up_user_with(&invitee_email).await;
     let (status, member) = app
         .json(

@@ -4,6 +4,7 @@
 
 mod buckets;
 mod bus;
+mod mail;
 mod queues;
 mod table;
 mod user_pool;
@@ -13,6 +14,7 @@ use shared::config::AwsSettings;
 
 pub use buckets::create_buckets;
 pub use bus::create_bus;
+pub use mail::create_sender;
 pub use queues::create_queues;
 pub use table::create_table;
 pub use user_pool::{UserPool, create_user_pool};
@@ -61,6 +63,8 @@ pub async fn provision_all(sdk: &SdkConfig, suffix: &str) -> Result<AwsSettings,
     let event_bus = format!("nocode-{suffix}");
     create_bus(sdk, &event_bus, &queue_urls).await?;
     let pool = create_user_pool(sdk, &format!("nocode-{suffix}")).await?;
+    let mail_from = format!("noreply-{suffix}@nocode.example");
+    create_sender(sdk, &mail_from).await?;
     Ok(AwsSettings {
         table_name: Some(table_name),
         buckets,
@@ -68,6 +72,7 @@ pub async fn provision_all(sdk: &SdkConfig, suffix: &str) -> Result<AwsSettings,
         event_bus: Some(event_bus),
         user_pool_id: Some(pool.pool_id),
         user_pool_client_id: Some(pool.client_id),
+        mail_from: Some(mail_from),
         endpoint_url: sdk.endpoint_url().map(str::to_string),
     })
 }

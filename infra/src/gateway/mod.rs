@@ -183,7 +183,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, StartError> 
             );
             let blobs = EmbeddedBlobs::open(&settings).map_err(|e| backend_error(&e))?;
             let table = EmbeddedTable::open(&settings.data_dir).map_err(|e| backend_error(&e))?;
-            let services = Services::embedded(&settings, &[Port::Queue, Port::Events])
+            let services = Services::embedded(&settings, &[Port::Queue, Port::Events, Port::Mail])
                 .await
                 .map_err(|e| backend_error(&e))?
                 .with_table(Arc::new(table.clone()))

@@ -205,6 +205,12 @@ fn parameters() -> Value {
             "AllowedPattern" => "^$|^[^@\\s]+@[^@\\s]+$",
             "Description" => "Optional e-mail address subscribed to the alarm topic (dead letters, API 5xx).",
         },
+        "MailFrom" => map! {
+            "Type" => "String",
+            "Default" => "",
+            "AllowedPattern" => "^$|^[^@\\s]+@[^@\\s]+$",
+            "Description" => "The SES-verified address the platform's own mail (invitations) comes from; empty sends none, and the inviting admin passes the token on.",
+        },
         "AutoConfirm" => map! {
             "Type" => "String",
             "Default" => "false",
@@ -349,6 +355,7 @@ fn nested_parameters() -> Vec<(String, Value)> {
     parameters.push(("EventBusArn".to_string(), get_att("EventBus", "Arn")));
     parameters.push(("UserPoolId".to_string(), r#ref("UserPool")));
     parameters.push(("UserPoolClientId".to_string(), r#ref("UserPoolClient")));
+    parameters.push(("MailFrom".to_string(), r#ref("MailFrom")));
     parameters
 }
 
@@ -724,6 +731,12 @@ fn statements(ports: &[Port], arn: &dyn Fn(&str) -> String) -> Vec<Value> {
             // Cognito's client calls are authorised by the app client or by
             // the caller's token, not by the role.
             Port::Identity => {}
+            Port::Mail => statements.push(map! {
+                "Sid" => "Mail",
+                "Effect" => "Allow",
+                "Action" => seq!["ses:SendEmail", "ses:GetEmailIdentity"],
+                "Resource" => seq![sub("arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*")],
+            }),
         }
     }
     statements
@@ -955,5 +968,6 @@ fn environment() -> Value {
         "NOCODE_USER_POOL_CLIENT_ID",
         r#ref("UserPoolClientId"),
     );
+    insert(&mut variables, "NOCODE_MAIL_FROM", r#ref("MailFrom"));
     variables
 }

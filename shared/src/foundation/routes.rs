@@ -315,7 +315,7 @@ const API: &[ApiRoute] = &[
         method: "POST",
         path: "/api/v1/foundation/organizations/{id}/invitations",
         access: Access::organization("id", Role::Admin).audited(invitations::CREATED),
-        ports: &[Port::Table],
+        ports: &[Port::Table, Port::Mail],
         summary: "Invite an e-mail address with a role (admins)",
         request: Some(BodySchema::of::<invitations::CreateInvitation>()),
         query: &[],

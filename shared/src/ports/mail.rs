@@ -1,7 +1,8 @@
 //! The mail port: the e-mail the platform sends itself (invitations). The
 //! identity provider sends its own codes. Embedded: the local mailbox
-//! (`adapters::embedded::mailbox`); on AWS no mail service is wired yet, so
-//! `Services::mailer` is `None` there and the inviting admin passes the token on.
+//! (`adapters::embedded::mailbox`); on AWS, SES from the deployment's
+//! verified sender (`MailFrom`). A deployment without a sender sends no
+//! mail, and the inviting admin passes the token on.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,19 @@ pub enum MessageKind {
     ForgotPassword,
     /// The token of an invitation to an organization.
     Invitation,
+}
+
+impl MessageKind {
+    /// The text around the secret, for a person.
+    pub fn body(self, secret: &str) -> String {
+        match self {
+            MessageKind::ConfirmSignUp => format!("Your confirmation code is {secret}."),
+            MessageKind::ForgotPassword => format!("Your password reset code is {secret}."),
+            MessageKind::Invitation => format!(
+                "Sign in with this address and accept the invitation with this token:\n\n{secret}\n\nIt is valid for 7 days."
+            ),
+        }
+    }
 }
 
 /// One message to send.
@@ -34,6 +48,9 @@ pub struct Mail<'a> {
 /// Sends mail.
 #[async_trait]
 pub trait Mailer: Send + Sync {
+    /// Whether the backend answers, for the health report; the error says why not.
+    async fn probe(&self) -> Result<(), String>;
+
     /// Sends one message; the error says why it was not sent.
     async fn send(&self, mail: &Mail<'_>) -> Result<(), String>;
 }

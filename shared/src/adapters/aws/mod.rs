@@ -4,6 +4,7 @@
 pub mod blobs;
 pub mod events;
 pub mod identity;
+pub mod mail;
 pub mod queue;
 pub mod table;
 
@@ -16,6 +17,7 @@ use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 pub use blobs::S3Blobs;
 pub use events::EventBridgeBus;
 pub use identity::CognitoIdentity;
+pub use mail::SesMailer;
 pub use queue::SqsQueue;
 pub use table::DynamoTable;
 

@@ -66,6 +66,14 @@ impl Mailbox {
 
 #[async_trait::async_trait]
 impl Mailer for Mailbox {
+    async fn probe(&self) -> Result<(), String> {
+        // The folder is created on first write; its parent must be usable.
+        let parent = self.dir.parent().unwrap_or(&self.dir);
+        std::fs::metadata(parent)
+            .map(drop)
+            .map_err(|e| format!("{}: {e}", parent.display()))
+    }
+
     async fn send(&self, mail: &Mail<'_>) -> Result<(), String> {
         self.write(mail.to, mail.subject, mail.kind, mail.secret, Utc::now())
             .map_err(|e| format!("writing to the mailbox: {e}"))
