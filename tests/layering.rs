@@ -29,7 +29,7 @@ const SPINE: &[&str] = &[
     "services",
     "tenancy",
 ];
-const MODULES: &[&str] = &["foundation", "health", "insights"];
+const MODULES: &[&str] = &["foundation", "health", "insights", "studio"];
 
 /// Files allowed to reach further, and why.
 const ROOTS: &[(&str, &[&str], &str)] = &[

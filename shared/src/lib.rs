@@ -19,6 +19,7 @@ pub mod resources;
 pub mod routes;
 pub mod schedule;
 pub mod services;
+pub mod studio;
 pub mod tenancy;
 
 /// The platform's version, as built.

@@ -46,6 +46,11 @@ pub const QUEUES: &[QueueSpec] = &[
         max_receives: 3,
         visibility_timeout: Duration::from_secs(30),
     },
+    QueueSpec {
+        name: "studio-cleanup",
+        max_receives: 5,
+        visibility_timeout: Duration::from_secs(60),
+    },
 ];
 
 /// The spec of a declared queue, if `name` is one (dead-letter queues are not).
@@ -134,6 +139,13 @@ pub const RULES: &[Rule] = &[
         source: Match::OneOf(&["nocode.foundation", "nocode.studio", "nocode.runtime"]),
         detail_type: Match::Any,
         target_queue: "event-triggers",
+    },
+    // A deleted project's partition is cleared after it.
+    Rule {
+        name: "studio-cleanup",
+        source: Match::OneOf(&["nocode.studio"]),
+        detail_type: Match::OneOf(&["project.deleted"]),
+        target_queue: "studio-cleanup",
     },
 ];
 

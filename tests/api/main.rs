@@ -13,4 +13,5 @@ mod ports;
 mod roles;
 mod scopes;
 mod smoke;
+mod studio_projects;
 mod workers;

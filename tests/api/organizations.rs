@@ -3,7 +3,6 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-
 use crate::helpers::{TestApp, User, assert_problem};
 
 fn org_path(org: &str) -> String {

@@ -34,17 +34,21 @@ fn body(route: &ApiRoute) -> Option<Value> {
         "foundation-organizations-update" => json!({"name": ORG_NAME}),
         "foundation-members-update" => json!({"role": "editor"}),
         "foundation-invitations-create" => json!({"email": fresh_email(), "role": "viewer"}),
+        "studio-projects-update" => json!({"name": "Renamed"}),
         other => panic!("{other}: the role matrix has no body for it; add one here"),
     })
 }
 
-/// Every scoped route; one that deletes its whole scope goes last.
+/// Every scoped route; one that deletes its whole organization goes last
+/// (each project-scoped call gets a fresh project).
 fn scoped_routes() -> Vec<(&'static ApiRoute, Scope)> {
     let mut routes: Vec<_> = shared::routes::api()
         .filter_map(|r| r.access.scope().map(|s| (r, s)))
         .collect();
     let ends_scope = |(r, s): &(&ApiRoute, Scope)| {
-        r.method == "DELETE" && r.path.ends_with(&format!("{{{}}}", s.param))
+        s.kind == ScopeKind::Organization
+            && r.method == "DELETE"
+            && r.path.ends_with(&format!("{{{}}}", s.param))
     };
     routes.sort_by_key(|entry| ends_scope(entry));
     routes
@@ -66,15 +70,24 @@ async fn prepare(
     scope: &Scope,
     role: Option<Role>,
 ) -> (String, Option<User>) {
-    assert_eq!(
-        scope.kind,
-        ScopeKind::Organization,
-        "{}: the role matrix cannot make a project yet; add it here",
-        route.function
-    );
+    let scope_id = match scope.kind {
+        ScopeKind::Organization => world.org.clone(),
+        ScopeKind::Project => {
+            let (status, project) = app
+                .json(
+                    Method::POST,
+                    "/api/v1/studio/projects",
+                    Some(json!({"organization_id": world.org, "name": "Matrix project"})),
+                    Some(&world.owner.access),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{project}");
+            project["id"].as_str().expect("id").to_string()
+        }
+    };
     let mut path = route
         .path
-        .replace(&format!("{{{}}}", scope.param), &world.org);
+        .replace(&format!("{{{}}}", scope.param), &scope_id);
     while let Some(start) = path.find('{') {
         let end = path[start..].find('}').expect("a closed parameter") + start;
         let value = match &path[start + 1..end] {

@@ -28,8 +28,6 @@ use crate::tenancy::guard::member_item;
 use crate::tenancy::{Membership, RequestMeta, Role, Tenant, keys};
 use crate::tenancy::{OrganizationId, UserId};
 
-use crate::http::schema::MAX_DESCRIPTION;
-
 /// An organization.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Organization {
@@ -105,17 +103,8 @@ pub fn parse_name(name: &str) -> Result<String, ApiError> {
 
 /// A trimmed description of at most 1,000 characters; empty is none.
 pub fn parse_description(description: Option<&str>) -> Result<Option<String>, ApiError> {
-    let Some(text) = description else {
-        return Ok(None);
-    };
-    if text.chars().count() > MAX_DESCRIPTION {
-        return Err(ApiError::invalid(
-            "description",
-            format!("is longer than {MAX_DESCRIPTION} characters"),
-        ));
-    }
-    let text = text.trim();
-    Ok((!text.is_empty()).then(|| text.to_string()))
+    crate::http::schema::check_description(description)
+        .map_err(|why| ApiError::invalid("description", why))
 }
 
 /// Reads an organization that must exist (a member can see it).

@@ -97,20 +97,25 @@ pub const MAX_PAGE: u32 = 100;
 /// The page size when a request names none.
 pub const DEFAULT_PAGE: u32 = 20;
 
-/// The `?limit=` (1..=100, default 20) and opaque `?next=` cursor of a list.
-pub fn page_params(
-    request: &Request,
-) -> Result<(u32, Option<crate::ports::table::Cursor>), ApiError> {
-    let limit = match query_param(request, "limit") {
-        None => DEFAULT_PAGE,
+/// The `limit` of a list: 20 when absent, else 1 to [`MAX_PAGE`].
+pub fn page_limit(request: &Request) -> Result<u32, ApiError> {
+    match query_param(request, "limit") {
+        None => Ok(DEFAULT_PAGE),
         Some(text) => text
             .parse::<u32>()
             .ok()
             .filter(|n| (1..=MAX_PAGE).contains(n))
             .ok_or_else(|| {
                 ApiError::invalid("limit", format!("must be a number from 1 to {MAX_PAGE}"))
-            })?,
-    };
+            }),
+    }
+}
+
+/// The `limit` and the table cursor `next` of a list.
+pub fn page_params(
+    request: &Request,
+) -> Result<(u32, Option<crate::ports::table::Cursor>), ApiError> {
+    let limit = page_limit(request)?;
     let next = query_param(request, "next")
         .map(|text| {
             crate::ports::table::Cursor::parse(text)

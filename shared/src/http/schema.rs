@@ -103,6 +103,19 @@ pub fn description_or_null() -> Object {
     or_null(string(None, Some(MAX_DESCRIPTION), None))
 }
 
+/// Checks a description as [`description_or_null`] describes it; gives it
+/// trimmed, and none when it is empty.
+pub fn check_description(value: Option<&str>) -> Result<Option<String>, String> {
+    let Some(text) = value else {
+        return Ok(None);
+    };
+    if text.chars().count() > MAX_DESCRIPTION {
+        return Err(format!("is longer than {MAX_DESCRIPTION} characters"));
+    }
+    let text = text.trim();
+    Ok((!text.is_empty()).then(|| text.to_string()))
+}
+
 // ---------------------------------------------------------- passwords
 
 /// A new password: 8 to 256 characters (and not a common one, which no

@@ -268,6 +268,7 @@ pub struct Module {
 pub const MODULES: &[Module] = &[
     crate::health::MODULE,
     crate::foundation::routes::MODULE,
+    crate::studio::routes::MODULE,
     crate::insights::MODULE,
 ];
 

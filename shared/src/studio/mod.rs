@@ -1,0 +1,14 @@
+//! Studio: where a builder models an app. Projects live in an organization;
+//! everything a project holds (tables, pages, history) lives in the
+//! project's own partition, so deleting a project is one partition to clear.
+
+pub mod cleanup;
+pub mod error;
+pub mod keys;
+pub mod projects;
+pub mod routes;
+
+pub use error::StudioError;
+
+/// The events' module name: `nocode.studio`.
+pub const EVENTS: &str = "studio";
