@@ -117,15 +117,19 @@ impl TestApp {
                 .collect();
         }
         let url = self.moto_url.as_deref().expect("an app on moto");
-        let data: Value = self
-            .client
-            .get(format!("{url}/moto-api/data.json"))
-            .send()
-            .await
-            .expect("moto answers")
-            .json()
-            .await
-            .expect("moto's data");
+        // moto builds this dump from live state: while other tests change
+        // it, a dump may fail; the next one does not.
+        let data: Value = nocode_tests::eventually(Duration::from_secs(10), || async {
+            let response = self
+                .client
+                .get(format!("{url}/moto-api/data.json"))
+                .send()
+                .await
+                .ok()?;
+            response.json::<Value>().await.ok()
+        })
+        .await
+        .expect("moto's data");
         data["ses"]["Message"]
             .as_array()
             .cloned()
