@@ -14,4 +14,5 @@ mod roles;
 mod scopes;
 mod smoke;
 mod studio_projects;
+mod studio_tables;
 mod workers;

@@ -35,6 +35,13 @@ fn body(route: &ApiRoute) -> Option<Value> {
         "foundation-members-update" => json!({"role": "editor"}),
         "foundation-invitations-create" => json!({"email": fresh_email(), "role": "viewer"}),
         "studio-projects-update" => json!({"name": "Renamed"}),
+        "studio-tables-create" => json!({
+            "name": format!("T{}", ulid::Ulid::generate()),
+            "fields": [{"name": "title", "type": "text"}]
+        }),
+        "studio-tables-update" => {
+            json!({"changes": [{"op": "add_field", "field": {"name": "more", "type": "integer"}}]})
+        }
         other => panic!("{other}: the role matrix has no body for it; add one here"),
     })
 }
@@ -92,6 +99,18 @@ async fn prepare(
         let end = path[start..].find('}').expect("a closed parameter") + start;
         let value = match &path[start + 1..end] {
             "user_id" => app.member(&world.org, &world.owner, "viewer").await.id,
+            "table_id" => {
+                let (status, table) = app
+                    .json(
+                        Method::POST,
+                        &format!("/api/v1/studio/projects/{scope_id}/add_table"),
+                        Some(json!({"name": "Things", "fields": []})),
+                        Some(&world.owner.access),
+                    )
+                    .await;
+                assert_eq!(status, StatusCode::CREATED, "{table}");
+                table["id"].as_str().expect("id").to_string()
+            }
             "invitation_id" => {
                 let (status, invitation) = app
                     .json(

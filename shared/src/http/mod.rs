@@ -8,7 +8,7 @@ pub mod request;
 pub mod response;
 pub mod schema;
 
-pub use problem::{ApiError, Conflict, FieldError, Problem};
+pub use problem::{ApiError, Conflict, FieldError, Limit, Problem};
 pub use request::{
     Caller, DEFAULT_BODY_LIMIT, access_token, caller, json_body, page_limit, page_params,
     path_param, query_param, request_id,

@@ -56,6 +56,18 @@ impl Conflict {
     };
 }
 
+/// A stated limit a request would pass: its own code, what it is, and the
+/// field of the request that passes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limit {
+    /// The stable code, listed in docs/problems.md.
+    pub code: &'static str,
+    /// The limit, for a person.
+    pub detail: String,
+    /// The request's field that passes it.
+    pub field: String,
+}
+
 /// Why a request failed, as a handler reports it.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ApiError {
@@ -95,6 +107,10 @@ pub enum ApiError {
     /// 422: the request is well-formed but its values are invalid.
     #[error("invalid input")]
     Invalid(Vec<FieldError>),
+    /// 422: the request would pass one of a module's stated limits; each
+    /// limit has its own code.
+    #[error("limit {}", .0.code)]
+    Limit(Limit),
     /// 429: too many requests; retry later.
     #[error("throttled")]
     Throttled,
@@ -121,7 +137,7 @@ impl ApiError {
             ApiError::Conflict(_) => 409,
             ApiError::StaleVersion => 412,
             ApiError::TooLarge { .. } => 413,
-            ApiError::Invalid(_) => 422,
+            ApiError::Invalid(_) | ApiError::Limit(_) => 422,
             ApiError::Throttled => 429,
             ApiError::Internal(_) => 500,
         }
@@ -141,6 +157,7 @@ impl ApiError {
             ApiError::StaleVersion => "stale_version",
             ApiError::TooLarge { .. } => "payload_too_large",
             ApiError::Invalid(_) => "validation_failed",
+            ApiError::Limit(limit) => limit.code,
             ApiError::Throttled => "throttled",
             ApiError::Internal(_) => "internal_error",
         }
@@ -159,6 +176,7 @@ impl ApiError {
             ApiError::StaleVersion => "Stale version",
             ApiError::TooLarge { .. } => "Payload too large",
             ApiError::Invalid(_) => "Invalid input",
+            ApiError::Limit(_) => "Limit exceeded",
             ApiError::Throttled => "Too many requests",
             ApiError::Internal(_) => "Internal error",
         }
@@ -183,6 +201,7 @@ impl ApiError {
             }
             ApiError::TooLarge { limit } => format!("The body must be at most {limit} bytes."),
             ApiError::Invalid(errors) => format!("{} field(s) are invalid.", errors.len()),
+            ApiError::Limit(limit) => limit.detail.clone(),
             ApiError::Throttled => "Too many requests; retry later.".into(),
             ApiError::Internal(_) => "Something failed on our side; quote the request id.".into(),
         }
@@ -198,6 +217,7 @@ impl ApiError {
             detail: self.detail(),
             errors: match self {
                 ApiError::Invalid(errors) => errors.clone(),
+                ApiError::Limit(limit) => vec![FieldError::new(&limit.field, &limit.detail)],
                 _ => Vec::new(),
             },
             request_id: request_id.map(str::to_string),

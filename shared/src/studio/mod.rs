@@ -7,6 +7,8 @@ pub mod error;
 pub mod keys;
 pub mod projects;
 pub mod routes;
+pub mod schema;
+pub mod tables;
 
 pub use error::StudioError;
 

@@ -85,6 +85,9 @@ pub struct Project {
     pub created_at: String,
     /// When it last changed (RFC 3339).
     pub updated_at: String,
+    /// How many tables it holds.
+    #[serde(default)]
+    pub tables: u32,
     /// Optimistic concurrency version: send it back to update.
     pub version: u64,
 }
@@ -323,6 +326,7 @@ pub async fn create(services: Arc<Services>, request: Request) -> HandlerResult 
         created_by: meta.caller.sub.clone(),
         created_at: at.clone(),
         updated_at: at,
+        tables: 0,
         version: 1,
     };
     let mut change = Change::new().write(
@@ -528,13 +532,20 @@ pub async fn update(services: Arc<Services>, request: Request, tenant: Tenant) -
     }
     next.updated_at = now();
     next.version += 1;
-    let mut change = Change::new().write(
-        "project",
-        Write::Put {
-            item: item(&next)?,
-            condition: Some(Condition::version_is(current.version)),
-        },
-    );
+    // Only what the request changes: the table count moves on its own.
+    let description = next
+        .description
+        .as_deref()
+        .map_or(Value::Null, |d| json!(d));
+    let slug = next.slug.as_deref().map_or(Value::Null, |s| json!(s));
+    let fields = Update::of(keys::project(&next.id))
+        .set("name", next.name.as_str())
+        .set("description", description)
+        .set("slug", slug)
+        .set("updated_at", next.updated_at.as_str())
+        .add("version", 1)
+        .when(Condition::version_is(current.version));
+    let mut change = Change::new().write("project", Write::Update(fields));
     if next.slug != current.slug {
         if let Some(old) = &current.slug {
             change = change.write("old_slug", slug_release(&current, old));

@@ -2,7 +2,8 @@
 //! components, pages and history), and the worker that clears a deleted
 //! project.
 
-use super::{cleanup, projects};
+use super::{cleanup, projects, tables};
+use crate::http::schema;
 use crate::routes::{Access, ApiRoute, BodySchema, Module, Trigger, WorkerRoute, plain, scoped};
 use crate::services::Port;
 use crate::tenancy::Role;
@@ -114,6 +115,76 @@ const API: &[ApiRoute] = &[
         status: 204,
         refusals: &[409],
         handler: scoped!(projects::delete),
+    },
+    ApiRoute {
+        function: "studio-tables-create",
+        method: "POST",
+        path: "/api/v1/studio/projects/{id}/add_table",
+        access: Access::project("id", Role::Editor).audited(tables::CREATED),
+        ports: &[Port::Table],
+        summary: "Add a data table with its fields (editors)",
+        request: Some(BodySchema::of::<tables::CreateTable>()),
+        query: &[],
+        response: Some(BodySchema::of::<tables::TableView>()),
+        status: 201,
+        refusals: &[409],
+        handler: scoped!(tables::create),
+    },
+    ApiRoute {
+        function: "studio-tables-list",
+        method: "GET",
+        path: "/api/v1/studio/projects/{id}/tables",
+        access: Access::project("id", Role::Viewer),
+        ports: &[Port::Table],
+        summary: "A project's data tables (members)",
+        request: None,
+        query: schema::PAGE,
+        response: Some(BodySchema::page_of::<tables::TableView>()),
+        status: 200,
+        refusals: &[],
+        handler: scoped!(tables::list),
+    },
+    ApiRoute {
+        function: "studio-tables-get",
+        method: "GET",
+        path: "/api/v1/studio/projects/{id}/tables/{table_id}",
+        access: Access::project("id", Role::Viewer),
+        ports: &[Port::Table],
+        summary: "One data table with its schema (members)",
+        request: None,
+        query: &[],
+        response: Some(BodySchema::of::<tables::TableView>()),
+        status: 200,
+        refusals: &[],
+        handler: scoped!(tables::get),
+    },
+    ApiRoute {
+        function: "studio-tables-update",
+        method: "PATCH",
+        path: "/api/v1/studio/projects/{id}/tables/{table_id}",
+        access: Access::project("id", Role::Editor).audited(tables::UPDATED),
+        ports: &[Port::Table],
+        summary: "Rename a table or change its schema (editors)",
+        request: Some(BodySchema::of::<tables::UpdateTable>()),
+        query: &[],
+        response: Some(BodySchema::of::<tables::TableView>()),
+        status: 200,
+        refusals: &[409, 412],
+        handler: scoped!(tables::update),
+    },
+    ApiRoute {
+        function: "studio-tables-delete",
+        method: "DELETE",
+        path: "/api/v1/studio/projects/{id}/tables/{table_id}",
+        access: Access::project("id", Role::Editor).audited(tables::DELETED),
+        ports: &[Port::Table],
+        summary: "Delete a table no relation points at (editors)",
+        request: None,
+        query: &[],
+        response: None,
+        status: 204,
+        refusals: &[409],
+        handler: scoped!(tables::delete),
     },
 ];
 

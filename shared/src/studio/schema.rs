@@ -1,0 +1,797 @@
+//! A data table's schema, as plain values: field types and options, the
+//! checks a new field passes, the limits of a table, and how a schema
+//! changes (add, rename, remove, change a field). No I/O: the table
+//! handlers call these, and the records API reads what they produce.
+//!
+//! Every field has a stable id (`fld_…`) that stored records and indexes
+//! use, so renaming a field never rewrites data. A removed field's id is
+//! never reused.
+
+use regex::RegexBuilder;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::http::FieldError;
+
+/// Most fields a table holds.
+pub const MAX_FIELDS: usize = 100;
+/// Most fields that are unique or indexed: a record's write holds one
+/// table write for each, the record and its event, in one transaction.
+pub const MAX_KEYED_FIELDS: usize = 20;
+/// Longest field name.
+pub const MAX_FIELD_NAME: usize = 64;
+/// Longest pattern a field may carry, in characters.
+pub const MAX_PATTERN: usize = 500;
+/// Largest compiled pattern, in bytes.
+const MAX_COMPILED_PATTERN: usize = 1 << 16;
+/// Most choices of a select field, and the longest choice.
+pub const MAX_CHOICES: usize = 100;
+/// The longest choice, in characters.
+pub const MAX_CHOICE: usize = 100;
+/// Field names every record has; no field may take them.
+pub const SYSTEM_FIELDS: [(&str, FieldType); 4] = [
+    ("id", FieldType::Text),
+    ("created_at", FieldType::Datetime),
+    ("updated_at", FieldType::Datetime),
+    ("created_by", FieldType::Text),
+];
+/// A field name: a lower-case identifier.
+pub const FIELD_NAME_PATTERN: &str = "^[a-z][a-z0-9_]{0,63}$";
+
+/// What a field holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldType {
+    /// One line of text.
+    Text,
+    /// Text of any length.
+    LongText,
+    /// A whole number.
+    Integer,
+    /// A number with a fraction.
+    Decimal,
+    /// True or false.
+    Boolean,
+    /// A calendar date (`YYYY-MM-DD`).
+    Date,
+    /// A moment (RFC 3339).
+    Datetime,
+    /// An e-mail address.
+    Email,
+    /// A web address.
+    Url,
+    /// One of the field's choices.
+    SingleSelect,
+    /// Some of the field's choices.
+    MultiSelect,
+    /// Any JSON value.
+    Json,
+    /// A record of a table of the same project (or several).
+    Relation,
+    /// An uploaded file.
+    File,
+}
+
+impl FieldType {
+    fn is_text(self) -> bool {
+        matches!(
+            self,
+            FieldType::Text | FieldType::LongText | FieldType::Email | FieldType::Url
+        )
+    }
+
+    fn is_number(self) -> bool {
+        matches!(self, FieldType::Integer | FieldType::Decimal)
+    }
+
+    fn is_select(self) -> bool {
+        matches!(self, FieldType::SingleSelect | FieldType::MultiSelect)
+    }
+
+    /// Whether stored values of `self` always read as `to`, so the type may
+    /// change without touching data.
+    pub fn converts_to(self, to: FieldType) -> bool {
+        use FieldType::*;
+        self == to
+            || to == Json && !matches!(self, Relation | File)
+            || matches!(
+                (self, to),
+                (Text, LongText)
+                    | (LongText, Text)
+                    | (Email | Url, Text | LongText)
+                    | (Integer, Decimal)
+                    | (Integer | Decimal | Boolean | Date | Datetime, Text)
+                    | (Date, Datetime)
+                    | (SingleSelect, MultiSelect | Text)
+            )
+    }
+}
+
+/// What a relation field points at.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Relation {
+    /// A table of the same project.
+    pub table_id: String,
+    /// Whether a record relates to several records.
+    #[serde(default)]
+    pub many: bool,
+}
+
+/// A field as a builder describes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FieldSpec {
+    /// A lower-case identifier, unique in the table.
+    #[schema(pattern = "^[a-z][a-z0-9_]{0,63}$")]
+    pub name: String,
+    /// What it holds.
+    #[serde(rename = "type")]
+    pub kind: FieldType,
+    /// Every record must have it.
+    #[serde(default)]
+    pub required: bool,
+    /// No two records share a value.
+    #[serde(default)]
+    pub unique: bool,
+    /// Records can be filtered and sorted by it quickly.
+    #[serde(default)]
+    pub indexed: bool,
+    /// The value a record gets when it gives none.
+    #[serde(default)]
+    pub default: Option<Value>,
+    /// Least length (text) or value (numbers).
+    #[serde(default)]
+    pub min: Option<f64>,
+    /// Greatest length (text) or value (numbers).
+    #[serde(default)]
+    pub max: Option<f64>,
+    /// A regular expression text must match (text and long text).
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub pattern: Option<String>,
+    /// The choices of a select field.
+    #[serde(default)]
+    pub choices: Option<Vec<String>>,
+    /// The table a relation field points at.
+    #[serde(default)]
+    pub relation: Option<Relation>,
+}
+
+/// A field of a table: its spec, checked, and its stable id.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Field {
+    /// Stable across renames: what stored records use.
+    pub id: String,
+    /// A lower-case identifier, unique in the table.
+    pub name: String,
+    /// What it holds.
+    #[serde(rename = "type")]
+    pub kind: FieldType,
+    /// Every record must have it.
+    pub required: bool,
+    /// No two records share a value.
+    pub unique: bool,
+    /// Records can be filtered and sorted by it quickly.
+    pub indexed: bool,
+    /// The value a record gets when it gives none.
+    pub default: Option<Value>,
+    /// Least length (text) or value (numbers).
+    pub min: Option<f64>,
+    /// Greatest length (text) or value (numbers).
+    pub max: Option<f64>,
+    /// A regular expression text must match.
+    pub pattern: Option<String>,
+    /// The choices of a select field.
+    pub choices: Option<Vec<String>>,
+    /// The table a relation field points at.
+    pub relation: Option<Relation>,
+}
+
+impl Field {
+    /// Whether a record write keeps an extra item for this field.
+    pub fn is_keyed(&self) -> bool {
+        self.unique || self.indexed
+    }
+}
+
+/// One change to a table's schema.
+#[derive(Clone, Debug, PartialEq, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SchemaChange {
+    /// Adds a field.
+    AddField {
+        /// The new field.
+        field: FieldSpec,
+    },
+    /// Renames a field; its data stays.
+    RenameField {
+        /// The field.
+        field_id: String,
+        /// Its new name.
+        #[schema(pattern = "^[a-z][a-z0-9_]{0,63}$")]
+        name: String,
+    },
+    /// Removes a field; its data is gone from reads.
+    RemoveField {
+        /// The field.
+        field_id: String,
+    },
+    /// Changes a field's type (where stored values convert) or options;
+    /// the spec replaces the field's whole spec, its id stays.
+    ChangeField {
+        /// The field.
+        field_id: String,
+        /// Its new spec.
+        field: FieldSpec,
+    },
+}
+
+/// The schema of a request's list of changes: each variant closed to
+/// unknown properties, as serde reads it (utoipa leaves a tagged enum's
+/// variants open).
+pub fn changes_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::PartialSchema;
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{AdditionalProperties, ArrayBuilder, Schema};
+    let mut one = SchemaChange::schema();
+    if let RefOr::T(Schema::OneOf(one_of)) = &mut one {
+        for variant in &mut one_of.items {
+            if let RefOr::T(Schema::Object(object)) = variant {
+                object.additional_properties =
+                    Some(Box::new(AdditionalProperties::FreeForm(false)));
+            }
+        }
+    }
+    ArrayBuilder::new()
+        .items(one)
+        .max_items(Some(MAX_CHANGES))
+        .build()
+}
+
+/// Most schema changes one request carries.
+pub const MAX_CHANGES: usize = 100;
+
+/// Why a schema was refused: the fields at fault, or a limit.
+#[derive(Debug, PartialEq)]
+pub enum SchemaError {
+    /// Field-level problems, each with its JSON path.
+    Invalid(Vec<FieldError>),
+    /// More fields than [`MAX_FIELDS`].
+    TooManyFields,
+    /// More unique or indexed fields than [`MAX_KEYED_FIELDS`].
+    TooManyKeyedFields,
+}
+
+/// A field name as [`FIELD_NAME_PATTERN`] says, not a system field's.
+pub fn check_field_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase());
+    let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !first_ok || !rest_ok || name.len() > MAX_FIELD_NAME {
+        return Err(format!(
+            "must be a lower-case identifier (a letter, then letters, digits or _), at most {MAX_FIELD_NAME} characters"
+        ));
+    }
+    if SYSTEM_FIELDS.iter().any(|(system, _)| *system == name) {
+        return Err("is a system field's name".into());
+    }
+    Ok(())
+}
+
+fn whole(n: f64) -> bool {
+    n.fract() == 0.0 && n >= 0.0
+}
+
+fn date_ok(text: &str) -> bool {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok() && text.len() == 10
+}
+
+/// Whether `value` is one `kind` holds within the field's options.
+fn value_fits(spec: &FieldSpec, kind: FieldType, value: &Value) -> Result<(), String> {
+    let choices = spec.choices.as_deref().unwrap_or_default();
+    let in_range = |n: f64| spec.min.is_none_or(|m| n >= m) && spec.max.is_none_or(|m| n <= m);
+    let ok = match (kind, value) {
+        (FieldType::Json, _) => true,
+        (FieldType::Integer, Value::Number(n)) => n.as_i64().is_some_and(|n| in_range(n as f64)),
+        (FieldType::Decimal, Value::Number(n)) => n.as_f64().is_some_and(in_range),
+        (FieldType::Boolean, Value::Bool(_)) => true,
+        (FieldType::Date, Value::String(s)) => date_ok(s),
+        (FieldType::Datetime, Value::String(s)) => chrono::DateTime::parse_from_rfc3339(s).is_ok(),
+        (FieldType::SingleSelect, Value::String(s)) => choices.contains(s),
+        (FieldType::MultiSelect, Value::Array(items)) => items
+            .iter()
+            .all(|v| v.as_str().is_some_and(|s| choices.iter().any(|c| c == s))),
+        (kind, Value::String(s)) if kind.is_text() => {
+            let length = s.chars().count() as f64;
+            let shaped = match kind {
+                FieldType::Email => crate::tenancy::Email::parse(s).is_ok(),
+                FieldType::Url => url::Url::parse(s).is_ok_and(|u| u.has_host()),
+                _ => true,
+            };
+            let matches = spec.pattern.as_deref().is_none_or(|p| {
+                RegexBuilder::new(p)
+                    .size_limit(MAX_COMPILED_PATTERN)
+                    .build()
+                    .is_ok_and(|r| r.is_match(s))
+            });
+            shaped && in_range(length) && matches
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err("does not fit the field's type and options".into())
+    }
+}
+
+/// Checks a spec; `path` prefixes each error's field (`fields[2]`).
+/// `relation.table_id` is checked by the caller, who can read the project.
+pub fn check_spec(spec: &FieldSpec, path: &str) -> Result<FieldType, Vec<FieldError>> {
+    let mut errors: Vec<FieldError> = Vec::new();
+    let mut fail = |field: &str, why: String| {
+        errors.push(FieldError::new(format!("{path}.{field}"), why));
+        false
+    };
+    // Whether every check so far passed: a default is checked against
+    // options only once they hold.
+    let mut clean = true;
+    if let Err(why) = check_field_name(&spec.name) {
+        clean &= fail("name", why);
+    }
+    let kind = spec.kind;
+    let no_key = matches!(
+        kind,
+        FieldType::LongText | FieldType::Json | FieldType::File | FieldType::MultiSelect
+    ) || (kind == FieldType::Relation
+        && spec.relation.as_ref().is_some_and(|r| r.many));
+    if no_key && spec.unique {
+        clean &= fail("unique", format!("a {kind:?} field cannot be unique"));
+    }
+    if no_key && spec.indexed {
+        clean &= fail("indexed", format!("a {kind:?} field cannot be indexed"));
+    }
+    // min and max: lengths for text, values for numbers, nothing else.
+    for (name, bound) in [("min", spec.min), ("max", spec.max)] {
+        match bound {
+            Some(_) if !kind.is_text() && !kind.is_number() => {
+                clean &= fail(name, "applies to text and number fields only".into())
+            }
+            Some(n) if kind.is_text() && !whole(n) => {
+                clean &= fail(name, "is a length: a whole number, 0 or more".into())
+            }
+            Some(n) if kind == FieldType::Integer && n.fract() != 0.0 => {
+                clean &= fail(name, "is a whole number for an integer field".into())
+            }
+            _ => {}
+        }
+    }
+    if let (Some(min), Some(max)) = (spec.min, spec.max)
+        && min > max
+    {
+        clean &= fail("max", "is less than min".into());
+    }
+    if let Some(pattern) = &spec.pattern {
+        if !matches!(kind, FieldType::Text | FieldType::LongText) {
+            clean &= fail("pattern", "applies to text fields only".into());
+        } else if pattern.chars().count() > MAX_PATTERN {
+            clean &= fail(
+                "pattern",
+                format!("is longer than {MAX_PATTERN} characters"),
+            );
+        } else if let Err(e) = RegexBuilder::new(pattern)
+            .size_limit(MAX_COMPILED_PATTERN)
+            .build()
+        {
+            clean &= fail(
+                "pattern",
+                format!("is not a usable regular expression: {e}"),
+            );
+        }
+    }
+    match (&spec.choices, kind.is_select()) {
+        (None, true) => clean &= fail("choices", "a select field needs its choices".into()),
+        (Some(_), false) => clean &= fail("choices", "apply to select fields only".into()),
+        (Some(choices), true) => {
+            let mut seen = std::collections::HashSet::new();
+            if choices.is_empty() || choices.len() > MAX_CHOICES {
+                clean &= fail("choices", format!("are 1 to {MAX_CHOICES}"));
+            }
+            for (i, choice) in choices.iter().enumerate() {
+                let count = choice.chars().count();
+                if count == 0 || count > MAX_CHOICE || choice.chars().any(char::is_control) {
+                    clean &= fail(
+                        &format!("choices[{i}]"),
+                        format!("is 1 to {MAX_CHOICE} characters, no control character"),
+                    );
+                } else if !seen.insert(choice) {
+                    clean &= fail(&format!("choices[{i}]"), "is there twice".into());
+                }
+            }
+        }
+        (None, false) => {}
+    }
+    match (&spec.relation, kind) {
+        (None, FieldType::Relation) => {
+            clean &= fail("relation", "a relation field needs its table".into())
+        }
+        (Some(_), k) if k != FieldType::Relation => {
+            clean &= fail("relation", "applies to relation fields only".into())
+        }
+        _ => {}
+    }
+    if let Some(default) = &spec.default {
+        if matches!(kind, FieldType::Relation | FieldType::File) {
+            fail("default", format!("a {kind:?} field has no default"));
+        } else if !default.is_null()
+            && clean
+            && let Err(why) = value_fits(spec, kind, default)
+        {
+            fail("default", why);
+        }
+    }
+    if errors.is_empty() {
+        Ok(kind)
+    } else {
+        Err(errors)
+    }
+}
+
+/// A new field's id: stable for the field's life.
+pub fn new_field_id() -> String {
+    format!("fld_{}", ulid::Ulid::generate().to_string().to_lowercase())
+}
+
+fn build(id: String, spec: &FieldSpec, kind: FieldType) -> Field {
+    Field {
+        id,
+        name: spec.name.clone(),
+        kind,
+        required: spec.required,
+        unique: spec.unique,
+        indexed: spec.indexed,
+        default: spec.default.clone().filter(|d| !d.is_null()),
+        min: spec.min,
+        max: spec.max,
+        pattern: spec.pattern.clone(),
+        choices: spec.choices.clone(),
+        relation: spec.relation.clone(),
+    }
+}
+
+/// The limits and the name uniqueness of a whole schema.
+fn check_whole(fields: &[Field], path: &str) -> Result<(), SchemaError> {
+    if fields.len() > MAX_FIELDS {
+        return Err(SchemaError::TooManyFields);
+    }
+    if fields.iter().filter(|f| f.is_keyed()).count() > MAX_KEYED_FIELDS {
+        return Err(SchemaError::TooManyKeyedFields);
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut errors = Vec::new();
+    for (i, field) in fields.iter().enumerate() {
+        if !seen.insert(field.name.as_str()) {
+            errors.push(FieldError::new(
+                format!("{path}[{i}].name"),
+                format!("`{}` is the name of another field", field.name),
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(SchemaError::Invalid(errors))
+    }
+}
+
+/// The fields of a new table, each checked, with fresh ids.
+pub fn new_fields(specs: &[FieldSpec]) -> Result<Vec<Field>, SchemaError> {
+    let mut errors = Vec::new();
+    let mut fields = Vec::new();
+    for (i, spec) in specs.iter().enumerate() {
+        match check_spec(spec, &format!("fields[{i}]")) {
+            Ok(kind) => fields.push(build(new_field_id(), spec, kind)),
+            Err(e) => errors.extend(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(SchemaError::Invalid(errors));
+    }
+    check_whole(&fields, "fields")?;
+    Ok(fields)
+}
+
+/// Applies changes in order to a schema: the new fields, or why not.
+/// Nothing is applied unless everything is.
+pub fn apply(fields: &[Field], changes: &[SchemaChange]) -> Result<Vec<Field>, SchemaError> {
+    let mut next = fields.to_vec();
+    let mut errors = Vec::new();
+    for (i, change) in changes.iter().enumerate() {
+        let path = format!("changes[{i}]");
+        let position = |id: &str, next: &[Field]| next.iter().position(|f| f.id == id);
+        let unknown = |errors: &mut Vec<FieldError>| {
+            errors.push(FieldError::new(
+                format!("{path}.field_id"),
+                "is no field of this table",
+            ));
+        };
+        match change {
+            SchemaChange::AddField { field } => match check_spec(field, &format!("{path}.field")) {
+                Ok(kind) => next.push(build(new_field_id(), field, kind)),
+                Err(e) => errors.extend(e),
+            },
+            SchemaChange::RenameField { field_id, name } => match position(field_id, &next) {
+                None => unknown(&mut errors),
+                Some(at) => match check_field_name(name) {
+                    Ok(()) => next[at].name = name.clone(),
+                    Err(why) => errors.push(FieldError::new(format!("{path}.name"), why)),
+                },
+            },
+            SchemaChange::RemoveField { field_id } => match position(field_id, &next) {
+                None => unknown(&mut errors),
+                Some(at) => {
+                    next.remove(at);
+                }
+            },
+            SchemaChange::ChangeField { field_id, field } => match position(field_id, &next) {
+                None => unknown(&mut errors),
+                Some(at) => match check_spec(field, &format!("{path}.field")) {
+                    Ok(kind) if !next[at].kind.converts_to(kind) => {
+                        errors.push(FieldError::new(
+                            format!("{path}.field.type"),
+                            format!(
+                                "a {:?} field's values do not convert to {kind:?}",
+                                next[at].kind
+                            ),
+                        ));
+                    }
+                    Ok(kind) => next[at] = build(next[at].id.clone(), field, kind),
+                    Err(e) => errors.extend(e),
+                },
+            },
+        }
+    }
+    if !errors.is_empty() {
+        return Err(SchemaError::Invalid(errors));
+    }
+    check_whole(&next, "fields")?;
+    Ok(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spec(name: &str, kind: FieldType) -> FieldSpec {
+        FieldSpec {
+            name: name.into(),
+            kind,
+            required: false,
+            unique: false,
+            indexed: false,
+            default: None,
+            min: None,
+            max: None,
+            pattern: None,
+            choices: None,
+            relation: None,
+        }
+    }
+
+    fn paths(error: SchemaError) -> Vec<String> {
+        match error {
+            SchemaError::Invalid(errors) => errors.into_iter().map(|e| e.field).collect(),
+            other => panic!("not field errors: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_type_makes_a_field_with_a_stable_id() {
+        let mut specs: Vec<FieldSpec> = [
+            FieldType::Text,
+            FieldType::LongText,
+            FieldType::Integer,
+            FieldType::Decimal,
+            FieldType::Boolean,
+            FieldType::Date,
+            FieldType::Datetime,
+            FieldType::Email,
+            FieldType::Url,
+            FieldType::Json,
+            FieldType::File,
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, k)| spec(&format!("f{i}"), *k))
+        .collect();
+        specs.push(FieldSpec {
+            choices: Some(vec!["a".into(), "b".into()]),
+            default: Some(json!("a")),
+            ..spec("pick", FieldType::SingleSelect)
+        });
+        specs.push(FieldSpec {
+            choices: Some(vec!["a".into(), "b".into()]),
+            default: Some(json!(["a", "b"])),
+            ..spec("tags", FieldType::MultiSelect)
+        });
+        specs.push(FieldSpec {
+            relation: Some(Relation {
+                table_id: "t".into(),
+                many: true,
+            }),
+            ..spec("friends", FieldType::Relation)
+        });
+        let fields = new_fields(&specs).expect("every type");
+        assert_eq!(fields.len(), 14);
+        assert!(fields.iter().all(|f| f.id.starts_with("fld_")));
+        let ids: std::collections::HashSet<_> = fields.iter().map(|f| &f.id).collect();
+        assert_eq!(ids.len(), 14);
+    }
+
+    #[test]
+    fn options_that_do_not_fit_the_type_are_refused_with_their_path() {
+        let bad = [
+            FieldSpec {
+                min: Some(1.5),
+                ..spec("a", FieldType::Text)
+            },
+            FieldSpec {
+                min: Some(5.0),
+                max: Some(1.0),
+                ..spec("b", FieldType::Integer)
+            },
+            FieldSpec {
+                pattern: Some("(".into()),
+                ..spec("c", FieldType::Text)
+            },
+            spec("d", FieldType::SingleSelect),
+            FieldSpec {
+                unique: true,
+                ..spec("e", FieldType::Json)
+            },
+            FieldSpec {
+                default: Some(json!("x")),
+                ..spec("f", FieldType::Integer)
+            },
+            spec("g", FieldType::Relation),
+            spec("created_at", FieldType::Text),
+            spec("Bad Name", FieldType::Text),
+        ];
+        let error = new_fields(&bad).expect_err("all refused");
+        assert_eq!(
+            paths(error),
+            [
+                "fields[0].min",
+                "fields[1].max",
+                "fields[2].pattern",
+                "fields[3].choices",
+                "fields[4].unique",
+                "fields[5].default",
+                "fields[6].relation",
+                "fields[7].name",
+                "fields[8].name",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_default_must_fit_the_field() {
+        let text = FieldSpec {
+            max: Some(3.0),
+            pattern: Some("^[a-z]+$".into()),
+            default: Some(json!("abcd")),
+            ..spec("code", FieldType::Text)
+        };
+        assert!(check_spec(&text, "f").is_err());
+        let ok = FieldSpec {
+            default: Some(json!("abc")),
+            ..text
+        };
+        assert!(check_spec(&ok, "f").is_ok());
+        let email = FieldSpec {
+            default: Some(json!("not-an-address")),
+            ..spec("mail", FieldType::Email)
+        };
+        assert!(check_spec(&email, "f").is_err());
+        let date = FieldSpec {
+            default: Some(json!("2026-02-30")),
+            ..spec("day", FieldType::Date)
+        };
+        assert!(check_spec(&date, "f").is_err());
+    }
+
+    #[test]
+    fn limits_are_their_own_refusals() {
+        let many: Vec<FieldSpec> = (0..=MAX_FIELDS)
+            .map(|i| spec(&format!("f{i}"), FieldType::Text))
+            .collect();
+        assert_eq!(new_fields(&many), Err(SchemaError::TooManyFields));
+        let keyed: Vec<FieldSpec> = (0..=MAX_KEYED_FIELDS)
+            .map(|i| FieldSpec {
+                indexed: true,
+                ..spec(&format!("f{i}"), FieldType::Text)
+            })
+            .collect();
+        assert_eq!(new_fields(&keyed), Err(SchemaError::TooManyKeyedFields));
+        let twice = [spec("a", FieldType::Text), spec("a", FieldType::Integer)];
+        assert_eq!(paths(new_fields(&twice).unwrap_err()), ["fields[1].name"]);
+    }
+
+    #[test]
+    fn a_schema_changes_by_add_rename_remove_and_allowed_type_changes() {
+        let fields = new_fields(&[
+            spec("title", FieldType::Text),
+            spec("n", FieldType::Integer),
+        ])
+        .expect("fields");
+        let (title, n) = (fields[0].id.clone(), fields[1].id.clone());
+        let next = apply(
+            &fields,
+            &[
+                SchemaChange::RenameField {
+                    field_id: title.clone(),
+                    name: "heading".into(),
+                },
+                SchemaChange::ChangeField {
+                    field_id: n.clone(),
+                    field: spec("n", FieldType::Decimal),
+                },
+                SchemaChange::AddField {
+                    field: spec("body", FieldType::LongText),
+                },
+            ],
+        )
+        .expect("allowed");
+        assert_eq!(next[0].id, title, "a rename keeps the id");
+        assert_eq!(next[0].name, "heading");
+        assert_eq!(next[1].kind, FieldType::Decimal);
+        assert_eq!(next[1].id, n);
+        assert_eq!(next.len(), 3);
+        let removed = apply(
+            &next,
+            &[SchemaChange::RemoveField {
+                field_id: title.clone(),
+            }],
+        )
+        .expect("removed");
+        assert!(removed.iter().all(|f| f.id != title));
+
+        // Decimal values do not all read as integers: refused, nothing changes.
+        let refused = apply(
+            &next,
+            &[
+                SchemaChange::AddField {
+                    field: spec("extra", FieldType::Text),
+                },
+                SchemaChange::ChangeField {
+                    field_id: n,
+                    field: spec("n", FieldType::Integer),
+                },
+            ],
+        );
+        assert_eq!(paths(refused.unwrap_err()), ["changes[1].field.type"]);
+        let unknown = apply(
+            &next,
+            &[SchemaChange::RemoveField {
+                field_id: "fld_nope".into(),
+            }],
+        );
+        assert_eq!(paths(unknown.unwrap_err()), ["changes[0].field_id"]);
+    }
+
+    #[test]
+    fn conversions_only_go_where_values_still_read() {
+        use FieldType::*;
+        assert!(Integer.converts_to(Decimal));
+        assert!(!Decimal.converts_to(Integer));
+        assert!(Text.converts_to(LongText) && LongText.converts_to(Text));
+        assert!(!Text.converts_to(Email));
+        assert!(SingleSelect.converts_to(MultiSelect));
+        assert!(!MultiSelect.converts_to(SingleSelect));
+        assert!(Boolean.converts_to(Json));
+        assert!(!Relation.converts_to(Json));
+        assert!(!File.converts_to(Text));
+    }
+}
