@@ -388,7 +388,56 @@ async fn a_table_others_relate_to_is_kept_and_archived_projects_do_not_change(ap
     app.stop().await;
 }
 
+async fn the_component_library_states_each_components_props_and_children(app: TestApp) {
+    let user = app.signed_up_user().await;
+    let (status, library) = app
+        .json(
+            Method::GET,
+            "/api/v1/studio/components/",
+            None,
+            Some(&user.access),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{library}");
+    let items = library["items"].as_array().expect("items");
+    let find = |kind: &str| {
+        items
+            .iter()
+            .find(|c| c["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind}"))
+            .clone()
+    };
+    for kind in [
+        "text",
+        "heading",
+        "image",
+        "button",
+        "link",
+        "container",
+        "row",
+        "column",
+        "form",
+        "input",
+        "table",
+        "list",
+        "chart",
+    ] {
+        let component = find(kind);
+        assert_eq!(component["props_schema"]["type"], "object", "{kind}");
+    }
+    let form = find("form");
+    assert_eq!(form["props_schema"]["required"], json!(["table"]));
+    assert_eq!(form["children"]["kind"], "only");
+    assert_eq!(find("text")["children"]["kind"], "none");
+    let response = app
+        .call(Method::GET, "/api/v1/studio/components", None, None)
+        .await;
+    assert_problem(response, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    app.stop().await;
+}
+
 crate::helpers::on_both_backends!(
+    the_component_library_states_each_components_props_and_children,
     a_table_holds_every_field_type_with_its_options,
     bad_fields_are_a_422_with_each_path_and_change_nothing,
     a_schema_evolves_and_a_forbidden_change_changes_nothing,

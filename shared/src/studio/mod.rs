@@ -3,12 +3,14 @@
 //! project's own partition, so deleting a project is one partition to clear.
 
 pub mod cleanup;
+pub mod components;
 pub mod error;
 pub mod keys;
 pub mod projects;
 pub mod routes;
 pub mod schema;
 pub mod tables;
+pub mod tree;
 
 pub use error::StudioError;
 

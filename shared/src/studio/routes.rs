@@ -2,7 +2,7 @@
 //! components, pages and history), and the worker that clears a deleted
 //! project.
 
-use super::{cleanup, projects, tables};
+use super::{cleanup, components, projects, tables};
 use crate::http::schema;
 use crate::routes::{Access, ApiRoute, BodySchema, Module, Trigger, WorkerRoute, plain, scoped};
 use crate::services::Port;
@@ -16,6 +16,20 @@ pub const MODULE: Module = Module {
 };
 
 const API: &[ApiRoute] = &[
+    ApiRoute {
+        function: "studio-components-list",
+        method: "GET",
+        path: "/api/v1/studio/components",
+        access: Access::SignedIn,
+        ports: &[],
+        summary: "The built-in component library, each with its props' JSON Schema",
+        request: None,
+        query: &[],
+        response: Some(BodySchema::of::<components::Library>()),
+        status: 200,
+        refusals: &[],
+        handler: plain!(components::list),
+    },
     ApiRoute {
         function: "studio-projects-create",
         method: "POST",
