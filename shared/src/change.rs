@@ -9,7 +9,9 @@
 use crate::http::ApiError;
 use crate::http::problem::Conflict;
 use crate::ports::events::DomainEvent;
-use crate::ports::table::{CancelReason, ItemTable, TableError, Write};
+use serde_json::json;
+
+use crate::ports::table::{CancelReason, Condition, ItemTable, Key, TableError, Write, to_item};
 
 /// The name the outbox writes of a change carry.
 pub const EVENT: &str = "event";
@@ -102,66 +104,77 @@ impl From<ChangeError> for ApiError {
     }
 }
 
+/// The write that claims `key` for its owner (`attribute` = `owner`): a
+/// name or slug kept unique by an item of its own, taken only if free.
+pub fn claim(key: &Key, attribute: &str, owner: &str) -> Result<Write, TableError> {
+    Ok(Write::Put {
+        item: to_item(&json!({"pk": key.pk, "sk": key.sk, attribute: owner}))?,
+        condition: Some(Condition::Absent),
+    })
+}
+
+/// The write that gives a claimed key back, only if `owner` still holds it.
+pub fn release(key: &Key, attribute: &str, owner: &str) -> Write {
+    Write::Delete {
+        key: key.clone(),
+        condition: Some(Condition::Equals(attribute.into(), json!(owner))),
+    }
+}
+
 #[cfg(all(test, feature = "embedded"))]
 mod tests {
     use super::*;
     use crate::adapters::embedded::EmbeddedTable;
-    use crate::ports::table::{Condition, Key, Query, Update};
-    use serde_json::json;
+    use crate::ports::table::{Query, Update};
 
-    fn put(pk: &str) -> Write {
-        let serde_json::Value::Object(item) = json!({"pk": pk, "sk": "A"}) else {
-            unreachable!()
-        };
-        Write::Put {
-            item,
-            condition: Some(Condition::Absent),
-        }
-    }
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-    async fn events_in(table: &EmbeddedTable, id: &str) -> usize {
-        table
+    async fn events_in(table: &EmbeddedTable, id: &str) -> Result<usize, TableError> {
+        let page = table
             .query(&Query::partition(crate::outbox::key(id).pk))
-            .await
-            .expect("query")
-            .items
-            .len()
+            .await?;
+        Ok(page.items.len())
     }
 
     #[tokio::test]
-    async fn a_change_commits_its_writes_and_its_events_together() {
-        let dir = tempfile::tempdir().expect("dir");
-        let table = EmbeddedTable::open(dir.path()).expect("table");
+    async fn a_change_commits_its_writes_and_its_events_together() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let table = EmbeddedTable::open(dir.path())?;
+        let (one, two) = (Key::new("T#1", "A"), Key::new("T#2", "A"));
         let event = DomainEvent::new("foundation", "thing.done", json!({}));
         Change::new()
-            .write("thing", put("T#1"))
+            .write("thing", claim(&one, "owner", "x")?)
             .event(event.clone())
             .commit(&table)
-            .await
-            .expect("commit");
-        assert_eq!(events_in(&table, &event.id).await, 1);
+            .await?;
+        assert_eq!(events_in(&table, &event.id).await?, 1);
 
         let refused = DomainEvent::new("foundation", "thing.done", json!({}));
         let result = Change::new()
-            .write("other", put("T#2"))
-            .write("thing", put("T#1"))
+            .write("other", claim(&two, "owner", "x")?)
+            .write("thing", claim(&one, "owner", "y")?)
             .event(refused.clone())
             .commit(&table)
             .await;
         assert_eq!(result, Err(ChangeError::Refused("thing")));
-        assert_eq!(events_in(&table, &refused.id).await, 0);
-        assert!(
-            table
-                .get(&Key::new("T#2", "A"))
-                .await
-                .expect("get")
-                .is_none()
-        );
-        let update = Update::of(Key::new("T#1", "A")).set("n", 1);
-        Change::new()
-            .write("thing", Write::Update(update))
+        assert_eq!(events_in(&table, &refused.id).await?, 0);
+        assert!(table.get(&two).await?.is_none());
+
+        // Only its owner gives a claim back.
+        let result = Change::new()
+            .write("thing", release(&one, "owner", "y"))
             .commit(&table)
-            .await
-            .expect("a change without events");
+            .await;
+        assert_eq!(result, Err(ChangeError::Refused("thing")));
+        Change::new()
+            .write("thing", Write::Update(Update::of(one.clone()).set("n", 1)))
+            .commit(&table)
+            .await?;
+        Change::new()
+            .write("thing", release(&one, "owner", "x"))
+            .commit(&table)
+            .await?;
+        assert!(table.get(&one).await?.is_none());
+        Ok(())
     }
 }

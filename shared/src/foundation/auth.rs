@@ -79,10 +79,7 @@ pub struct LoginResponse {
 }
 
 fn name(field: &str, value: &str, errors: &mut Vec<FieldError>) -> String {
-    crate::http::schema::check_name(value).unwrap_or_else(|why| {
-        errors.push(FieldError::new(field, why));
-        String::new()
-    })
+    crate::http::schema::take_name(field, value, errors).unwrap_or_default()
 }
 
 /// A password given to sign in: present and not absurdly long.

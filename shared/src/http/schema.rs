@@ -9,6 +9,8 @@
 
 use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
 
+use super::FieldError;
+
 /// No whitespace and no control characters.
 const VISIBLE: &str = r"[^\s\x00-\x1f\x7f-\x9f]";
 
@@ -114,6 +116,39 @@ pub fn check_description(value: Option<&str>) -> Result<Option<String>, String> 
     }
     let text = text.trim();
     Ok((!text.is_empty()).then(|| text.to_string()))
+}
+
+/// A request's display name under `field`, checked; a refusal goes into
+/// `errors` (so a handler reports every field at once).
+pub fn take_name(field: &str, value: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+    check_name(value)
+        .map_err(|why| errors.push(FieldError::new(field, why)))
+        .ok()
+}
+
+/// A PATCH's display name: absent leaves it as it is.
+pub fn take_new_name(value: Option<&str>, errors: &mut Vec<FieldError>) -> Option<String> {
+    value.and_then(|v| take_name("name", v, errors))
+}
+
+/// A request's description, checked; none when absent or empty.
+pub fn take_description(value: Option<&str>, errors: &mut Vec<FieldError>) -> Option<String> {
+    check_description(value)
+        .map_err(|why| errors.push(FieldError::new("description", why)))
+        .ok()
+        .flatten()
+}
+
+/// A PATCH's description: absent leaves it (`None`), `null` or `""`
+/// clears it (`Some(None)`).
+pub fn take_new_description(
+    value: Option<&Option<String>>,
+    errors: &mut Vec<FieldError>,
+) -> Option<Option<String>> {
+    let text = value?;
+    check_description(text.as_deref())
+        .map_err(|why| errors.push(FieldError::new("description", why)))
+        .ok()
 }
 
 // ---------------------------------------------------------- passwords

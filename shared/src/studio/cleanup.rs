@@ -11,11 +11,11 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMe
 use serde_json::Value;
 
 use super::keys;
-use crate::ports::table::{Key, Query};
+use crate::ports::table::{Key, MAX_TRANSACTION_WRITES, Query, Write};
 use crate::services::Services;
 
-/// Items deleted per query page.
-const PAGE: u32 = 100;
+/// Items read, and deleted in one transaction, at a time.
+const PAGE: u32 = MAX_TRANSACTION_WRITES as u32;
 
 /// Handles one SQS batch; answers the ids of the messages that failed.
 pub async fn handle(services: Arc<Services>, event: SqsEvent) -> SqsBatchResponse {
@@ -47,9 +47,19 @@ async fn clear(services: &Services, message: &SqsMessage) -> Result<(), String> 
             .query(&Query::partition(keys::project_partition(project)).limit(PAGE))
             .await
             .map_err(|e| e.to_string())?;
-        for item in &page.items {
-            let key = Key::of(item).map_err(|e| e.to_string())?;
-            table.delete(&key, None).await.map_err(|e| e.to_string())?;
+        let deletes = page
+            .items
+            .iter()
+            .map(|item| {
+                Key::of(item).map(|key| Write::Delete {
+                    key,
+                    condition: None,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        if !deletes.is_empty() {
+            table.transact(deletes).await.map_err(|e| e.to_string())?;
         }
         if page.next.is_none() {
             return Ok(());

@@ -414,14 +414,15 @@ mod tests {
     }
 
     #[test]
-    fn props_publish_as_a_json_schema() {
+    fn props_publish_as_a_json_schema() -> Result<(), &'static str> {
         let heading = builtin()
             .into_iter()
             .find(|c| c.kind == "heading")
-            .expect("heading");
+            .ok_or("no heading")?;
         let schema = heading.props_schema();
         assert_eq!(schema["required"], json!(["content"]));
         assert_eq!(schema["properties"]["level"]["maximum"], json!(6.0));
         assert_eq!(schema["additionalProperties"], json!(false));
+        Ok(())
     }
 }

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{EVENTS, StudioError, keys};
-use crate::change::{Change, ChangeError};
+use crate::change::{self, Change, ChangeError};
 use crate::http::schema::{self, QueryParam};
 use crate::http::{
     ApiError, DEFAULT_BODY_LIMIT, FieldError, HandlerResult, Page, json, json_body, no_content,
@@ -223,23 +223,15 @@ fn item(project: &Project) -> Result<Item, ApiError> {
 
 fn slug_claim(project: &Project, slug: &str) -> Result<Write, ApiError> {
     let key = keys::slug(&project.organization_id, slug);
-    let Value::Object(item) = json!({"pk": key.pk, "sk": key.sk, "project_id": project.id}) else {
-        unreachable!("a json! object is an object")
-    };
-    Ok(Write::Put {
-        item,
-        condition: Some(Condition::Absent),
-    })
+    Ok(change::claim(&key, "project_id", &project.id)?)
 }
 
 fn slug_release(project: &Project, slug: &str) -> Write {
-    Write::Delete {
-        key: keys::slug(&project.organization_id, slug),
-        condition: Some(Condition::Equals(
-            "project_id".into(),
-            json!(project.id.as_str()),
-        )),
-    }
+    change::release(
+        &keys::slug(&project.organization_id, slug),
+        "project_id",
+        &project.id,
+    )
 }
 
 fn event(detail_type: &str, project: &Project, by: &UserId) -> DomainEvent {
@@ -292,13 +284,8 @@ pub async fn create(services: Arc<Services>, request: Request) -> HandlerResult 
     let meta = RequestMeta::of(&request)?;
     let body: CreateProject = json_body(&request, DEFAULT_BODY_LIMIT)?;
     let mut errors = Vec::new();
-    let name = crate::http::schema::check_name(&body.name)
-        .map_err(|why| errors.push(FieldError::new("name", why)))
-        .ok();
-    let description = schema::check_description(body.description.as_deref())
-        .map_err(|why| errors.push(FieldError::new("description", why)))
-        .ok()
-        .flatten();
+    let name = schema::take_name("name", &body.name, &mut errors);
+    let description = schema::take_description(body.description.as_deref(), &mut errors);
     if let Some(slug) = &body.slug
         && let Err(why) = check_slug(slug)
     {
@@ -489,23 +476,8 @@ pub async fn get(services: Arc<Services>, _request: Request, tenant: Tenant) -> 
 pub async fn update(services: Arc<Services>, request: Request, tenant: Tenant) -> HandlerResult {
     let body: UpdateProject = json_body(&request, DEFAULT_BODY_LIMIT)?;
     let mut errors = Vec::new();
-    let name = match body.name.as_deref().map(crate::http::schema::check_name) {
-        Some(Err(why)) => {
-            errors.push(FieldError::new("name", why));
-            None
-        }
-        other => other.and_then(Result::ok),
-    };
-    let description = match body.description.as_ref() {
-        Some(text) => match schema::check_description(text.as_deref()) {
-            Ok(d) => Some(d),
-            Err(why) => {
-                errors.push(FieldError::new("description", why));
-                None
-            }
-        },
-        None => None,
-    };
+    let name = schema::take_new_name(body.name.as_deref(), &mut errors);
+    let description = schema::take_new_description(body.description.as_ref(), &mut errors);
     if let Some(Some(slug)) = &body.slug
         && let Err(why) = check_slug(slug)
     {
@@ -653,14 +625,15 @@ mod tests {
     }
 
     #[test]
-    fn a_list_position_reads_back() {
+    fn a_list_position_reads_back() -> Result<(), ApiError> {
         let position = Position {
             org: "01H".into(),
             after: Some("abc".into()),
         };
-        let back = Position::decode(&position.encode()).expect("a position");
+        let back = Position::decode(&position.encode())?;
         assert_eq!(back.org, "01H");
         assert_eq!(back.after.as_deref(), Some("abc"));
         assert!(Position::decode("not base64 json!").is_err());
+        Ok(())
     }
 }

@@ -253,13 +253,16 @@ pub fn changes_schema() -> utoipa::openapi::schema::Array {
 pub const MAX_CHANGES: usize = 100;
 
 /// Why a schema was refused: the fields at fault, or a limit.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, PartialEq, thiserror::Error)]
 pub enum SchemaError {
     /// Field-level problems, each with its JSON path.
+    #[error("{} field(s) are invalid", .0.len())]
     Invalid(Vec<FieldError>),
     /// More fields than [`MAX_FIELDS`].
+    #[error("more than {MAX_FIELDS} fields")]
     TooManyFields,
     /// More unique or indexed fields than [`MAX_KEYED_FIELDS`].
+    #[error("more than {MAX_KEYED_FIELDS} unique or indexed fields")]
     TooManyKeyedFields,
 }
 
@@ -580,15 +583,18 @@ mod tests {
         }
     }
 
-    fn paths(error: SchemaError) -> Vec<String> {
-        match error {
-            SchemaError::Invalid(errors) => errors.into_iter().map(|e| e.field).collect(),
-            other => panic!("not field errors: {other:?}"),
+    type TestResult = Result<(), SchemaError>;
+
+    /// The paths of a refusal's field errors; none for anything else.
+    fn paths(result: Result<Vec<Field>, SchemaError>) -> Vec<String> {
+        match result {
+            Err(SchemaError::Invalid(errors)) => errors.into_iter().map(|e| e.field).collect(),
+            _ => Vec::new(),
         }
     }
 
     #[test]
-    fn every_type_makes_a_field_with_a_stable_id() {
+    fn every_type_makes_a_field_with_a_stable_id() -> TestResult {
         let mut specs: Vec<FieldSpec> = [
             FieldType::Text,
             FieldType::LongText,
@@ -623,11 +629,12 @@ mod tests {
             }),
             ..spec("friends", FieldType::Relation)
         });
-        let fields = new_fields(&specs).expect("every type");
+        let fields = new_fields(&specs)?;
         assert_eq!(fields.len(), 14);
         assert!(fields.iter().all(|f| f.id.starts_with("fld_")));
         let ids: std::collections::HashSet<_> = fields.iter().map(|f| &f.id).collect();
         assert_eq!(ids.len(), 14);
+        Ok(())
     }
 
     #[test]
@@ -659,9 +666,8 @@ mod tests {
             spec("created_at", FieldType::Text),
             spec("Bad Name", FieldType::Text),
         ];
-        let error = new_fields(&bad).expect_err("all refused");
         assert_eq!(
-            paths(error),
+            paths(new_fields(&bad)),
             [
                 "fields[0].min",
                 "fields[1].max",
@@ -716,16 +722,15 @@ mod tests {
             .collect();
         assert_eq!(new_fields(&keyed), Err(SchemaError::TooManyKeyedFields));
         let twice = [spec("a", FieldType::Text), spec("a", FieldType::Integer)];
-        assert_eq!(paths(new_fields(&twice).unwrap_err()), ["fields[1].name"]);
+        assert_eq!(paths(new_fields(&twice)), ["fields[1].name"]);
     }
 
     #[test]
-    fn a_schema_changes_by_add_rename_remove_and_allowed_type_changes() {
+    fn a_schema_changes_by_add_rename_remove_and_allowed_type_changes() -> TestResult {
         let fields = new_fields(&[
             spec("title", FieldType::Text),
             spec("n", FieldType::Integer),
-        ])
-        .expect("fields");
+        ])?;
         let (title, n) = (fields[0].id.clone(), fields[1].id.clone());
         let next = apply(
             &fields,
@@ -742,8 +747,7 @@ mod tests {
                     field: spec("body", FieldType::LongText),
                 },
             ],
-        )
-        .expect("allowed");
+        )?;
         assert_eq!(next[0].id, title, "a rename keeps the id");
         assert_eq!(next[0].name, "heading");
         assert_eq!(next[1].kind, FieldType::Decimal);
@@ -754,8 +758,7 @@ mod tests {
             &[SchemaChange::RemoveField {
                 field_id: title.clone(),
             }],
-        )
-        .expect("removed");
+        )?;
         assert!(removed.iter().all(|f| f.id != title));
 
         // Decimal values do not all read as integers: refused, nothing changes.
@@ -771,14 +774,15 @@ mod tests {
                 },
             ],
         );
-        assert_eq!(paths(refused.unwrap_err()), ["changes[1].field.type"]);
+        assert_eq!(paths(refused), ["changes[1].field.type"]);
         let unknown = apply(
             &next,
             &[SchemaChange::RemoveField {
                 field_id: "fld_nope".into(),
             }],
         );
-        assert_eq!(paths(unknown.unwrap_err()), ["changes[0].field_id"]);
+        assert_eq!(paths(unknown), ["changes[0].field_id"]);
+        Ok(())
     }
 
     #[test]

@@ -14,13 +14,14 @@ use chrono::{SecondsFormat, Utc};
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::error::MAX_TABLES;
 use super::projects::{self, Project};
 use super::schema::{self, Field, FieldSpec, FieldType, SchemaChange, SchemaError};
 use super::{EVENTS, StudioError, keys};
-use crate::change::{Change, ChangeError};
+use crate::change::{self, Change, ChangeError};
+use crate::http::schema as text;
 use crate::http::{
     ApiError, DEFAULT_BODY_LIMIT, FieldError, HandlerResult, Page, json, json_body, no_content,
     page_params, path_param,
@@ -164,22 +165,17 @@ fn item(table: &DataTable) -> Result<Item, ApiError> {
     )?)
 }
 
-fn name_claim(table: &DataTable) -> Write {
+fn name_claim(table: &DataTable) -> Result<Write, ApiError> {
     let key = name_key(&table.project_id, &table.name);
-    let Value::Object(item) = json!({"pk": key.pk, "sk": key.sk, "table_id": table.id}) else {
-        unreachable!("a json! object is an object")
-    };
-    Write::Put {
-        item,
-        condition: Some(Condition::Absent),
-    }
+    Ok(change::claim(&key, "table_id", &table.id)?)
 }
 
 fn name_release(table: &DataTable) -> Write {
-    Write::Delete {
-        key: name_key(&table.project_id, &table.name),
-        condition: Some(Condition::Equals("table_id".into(), json!(table.id))),
-    }
+    change::release(
+        &name_key(&table.project_id, &table.name),
+        "table_id",
+        &table.id,
+    )
 }
 
 fn audited(meta: &RequestMeta, table: &DataTable, action: &str) -> Result<Write, ApiError> {
@@ -298,13 +294,8 @@ async fn refusal(services: &Services, tenant: &Tenant, error: ChangeError) -> Ap
 pub async fn create(services: Arc<Services>, request: Request, tenant: Tenant) -> HandlerResult {
     let body: CreateTable = json_body(&request, DEFAULT_BODY_LIMIT)?;
     let mut errors = Vec::new();
-    let name = crate::http::schema::check_name(&body.name)
-        .map_err(|why| errors.push(FieldError::new("name", why)))
-        .ok();
-    let description = crate::http::schema::check_description(body.description.as_deref())
-        .map_err(|why| errors.push(FieldError::new("description", why)))
-        .ok()
-        .flatten();
+    let name = text::take_name("name", &body.name, &mut errors);
+    let description = text::take_description(body.description.as_deref(), &mut errors);
     let fields = match schema::new_fields(&body.fields) {
         Ok(fields) => Some(fields),
         Err(SchemaError::Invalid(e)) => {
@@ -348,7 +339,7 @@ pub async fn create(services: Arc<Services>, request: Request, tenant: Tenant) -
                 condition: Some(Condition::Absent),
             },
         )
-        .write("name", name_claim(&table))
+        .write("name", name_claim(&table)?)
         .write("project", count(&project, 1))
         .write("audit", audited(&tenant.meta, &table, CREATED)?)
         .event(event(CREATED, &table, &tenant.meta.caller.sub));
@@ -406,23 +397,8 @@ pub async fn get(services: Arc<Services>, request: Request, tenant: Tenant) -> H
 pub async fn update(services: Arc<Services>, request: Request, tenant: Tenant) -> HandlerResult {
     let body: UpdateTable = json_body(&request, DEFAULT_BODY_LIMIT)?;
     let mut errors = Vec::new();
-    let name = match body.name.as_deref().map(crate::http::schema::check_name) {
-        Some(Err(why)) => {
-            errors.push(FieldError::new("name", why));
-            None
-        }
-        other => other.and_then(Result::ok),
-    };
-    let description = match &body.description {
-        Some(text) => match crate::http::schema::check_description(text.as_deref()) {
-            Ok(d) => Some(d),
-            Err(why) => {
-                errors.push(FieldError::new("description", why));
-                None
-            }
-        },
-        None => None,
-    };
+    let name = text::take_new_name(body.name.as_deref(), &mut errors);
+    let description = text::take_new_description(body.description.as_ref(), &mut errors);
     if body.changes.len() > MAX_CHANGES {
         errors.push(FieldError::new(
             "changes",
@@ -471,7 +447,7 @@ pub async fn update(services: Arc<Services>, request: Request, tenant: Tenant) -
     if next.name.to_lowercase() != current.name.to_lowercase() {
         change = change
             .write("old_name", name_release(&current))
-            .write("name", name_claim(&next));
+            .write("name", name_claim(&next)?);
     }
     change = change
         .write("audit", audited(&tenant.meta, &next, UPDATED)?)

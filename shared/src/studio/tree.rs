@@ -232,7 +232,7 @@ mod tests {
             PropType::Number => json!(def.min.unwrap_or(0.0)),
             PropType::Integer => json!(def.min.unwrap_or(1.0) as i64),
             PropType::Boolean => json!(true),
-            PropType::Choice => json!(def.choices.as_ref().expect("choices")[0]),
+            PropType::Choice => json!(def.choices.as_ref().and_then(|c| c.first())),
             PropType::Url => json!("https://example.com/a.png"),
             PropType::Table => json!("t1"),
             PropType::Field => json!("f1"),
@@ -242,7 +242,7 @@ mod tests {
 
     /// A valid tree: every node's required props set, a table bound at
     /// the top so field bindings always have one around them.
-    fn valid_tree(dice: &mut Dice, library: &[Component]) -> Node {
+    fn valid_tree(dice: &mut Dice, library: &[Component]) -> Option<Node> {
         let mut next_id = 0;
         fn grow(
             kind: &Component,
@@ -284,12 +284,12 @@ mod tests {
                 children,
             }
         }
-        let list = library.iter().find(|c| c.kind == "list").expect("list");
-        let page = library.iter().find(|c| c.kind == "page").expect("page");
+        let list = library.iter().find(|c| c.kind == "list")?;
+        let page = library.iter().find(|c| c.kind == "page")?;
         let mut root = grow(page, dice, library, 1, &mut next_id, false);
         root.children
             .insert(0, grow(list, dice, library, 2, &mut next_id, false));
-        root
+        Some(root)
     }
 
     /// Every node with its path, in preorder.
@@ -300,13 +300,17 @@ mod tests {
         }
     }
 
-    fn node_at<'a>(root: &'a mut Node, path: &str) -> &'a mut Node {
+    fn node_at<'a>(root: &'a mut Node, path: &str) -> Option<&'a mut Node> {
         let mut node = root;
         for part in path.split(".children[").skip(1) {
-            let i: usize = part.trim_end_matches(']').parse().expect("an index");
-            node = &mut node.children[i];
+            let i: usize = part.trim_end_matches(']').parse().ok()?;
+            node = node.children.get_mut(i)?;
         }
-        node
+        Some(node)
+    }
+
+    fn missing(what: &str) -> TestCaseError {
+        TestCaseError::fail(format!("no {what}"))
     }
 
     proptest! {
@@ -317,7 +321,7 @@ mod tests {
             let library = builtin();
             let tables = tables();
             let context = Context { components: &library, tables: &tables };
-            let tree = valid_tree(&mut Dice(seed), &library);
+            let tree = valid_tree(&mut Dice(seed), &library).ok_or_else(|| missing("tree"))?;
             prop_assert_eq!(check(&tree, &context), Ok(()));
         }
 
@@ -327,20 +331,29 @@ mod tests {
             let tables = tables();
             let context = Context { components: &library, tables: &tables };
             let mut dice = Dice(seed);
-            let mut tree = valid_tree(&mut dice, &library);
+            let mut tree = valid_tree(&mut dice, &library).ok_or_else(|| missing("tree"))?;
             let mut all = Vec::new();
             nodes(&tree, "tree".into(), &mut all);
             let (path, _) = all[pick % all.len()].clone();
             let path = path.to_string();
-            let target = node_at(&mut tree, &path);
-            let component = library.iter().find(|c| c.kind == target.component).expect("known").clone();
+            let target = node_at(&mut tree, &path).ok_or_else(|| missing("node"))?;
+            let component = library
+                .iter()
+                .find(|c| c.kind == target.component)
+                .ok_or_else(|| missing("component"))?
+                .clone();
             let expected = match how {
                 0 if path != "tree" => {
                     target.component = "no_such_component".into();
                     format!("{path}.component")
                 }
                 1 if component.props.iter().any(|p| p.required) => {
-                    let name = component.props.iter().find(|p| p.required).expect("required").name.clone();
+                    let name = component
+                        .props
+                        .iter()
+                        .find(|p| p.required)
+                        .map(|p| p.name.clone())
+                        .unwrap_or_default();
                     target.props.remove(&name);
                     format!("{path}.props.{name}")
                 }
@@ -358,7 +371,7 @@ mod tests {
                     format!("{path}.id")
                 }
             };
-            let errors = check(&tree, &context).expect_err("refused");
+            let errors = check(&tree, &context).err().unwrap_or_default();
             prop_assert!(
                 errors.iter().any(|e| e.field == expected),
                 "expected {} among {:?}", expected, errors
@@ -367,7 +380,7 @@ mod tests {
     }
 
     #[test]
-    fn bindings_point_at_the_projects_tables_and_their_fields() {
+    fn bindings_point_at_the_projects_tables_and_their_fields() -> serde_json::Result<()> {
         let library = builtin();
         let tables = tables();
         let context = Context {
@@ -385,10 +398,10 @@ mod tests {
                 ]},
                 {"id": "r", "component": "divider"}
             ]
-        }))
-        .expect("a tree");
+        }))?;
         let fields: Vec<String> = check(&tree, &context)
-            .expect_err("refused")
+            .err()
+            .unwrap_or_default()
             .into_iter()
             .map(|e| e.field)
             .collect();
@@ -402,5 +415,6 @@ mod tests {
                 "tree.children[3].id",
             ]
         );
+        Ok(())
     }
 }
