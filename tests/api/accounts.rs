@@ -365,7 +365,7 @@ async fn passwords_need_length_not_composition_and_refuse_common_ones(app: TestA
 }
 
 // Embedded only, because they read the codes the pool e-mails (the local
-// outbox); moto's pool accepts any code, so the refusals of a wrong one
+// mailbox); moto's pool accepts any code, so the refusals of a wrong one
 // cannot be shown there: an_unconfirmed_account_signs_in_only_after_confirming_its_code,
 // a_forgotten_password_is_reset_with_the_emailed_code.
 crate::helpers::on_both_backends!(
