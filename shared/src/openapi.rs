@@ -36,6 +36,13 @@ fn problem_schema() -> Schema {
             .property("detail", string())
             .property("request_id", string())
             .property(
+                "current_version",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1))
+                    .description(Some("a 412's current version of the resource")),
+            )
+            .property(
                 "errors",
                 utoipa::openapi::schema::ArrayBuilder::new().items(
                     ObjectBuilder::new()
@@ -202,6 +209,21 @@ pub fn json() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_reference_resolves() -> Result<(), serde_json::Error> {
+        let doc: serde_json::Value = serde_json::from_str(&json())?;
+        let text = doc.to_string();
+        let schemas = &doc["components"]["schemas"];
+        for reference in text.split("\"#/components/schemas/").skip(1) {
+            let name = reference.split('"').next().unwrap_or_default();
+            assert!(
+                schemas.get(name).is_some(),
+                "{name} is referred to, not defined"
+            );
+        }
+        Ok(())
+    }
 
     #[test]
     fn every_route_is_documented_once_with_its_method() {

@@ -58,8 +58,9 @@ pub fn queue(name: &str) -> Option<&'static QueueSpec> {
     QUEUES.iter().find(|q| q.name == name)
 }
 
-/// Every bucket: uploaded documents, project exports, deployed app bundles.
-pub const BUCKETS: &[&str] = &["documents", "exports", "bundles"];
+/// Every bucket: uploaded documents, project exports, deployed app bundles,
+/// page trees too large for a table item.
+pub const BUCKETS: &[&str] = &["documents", "exports", "bundles", "pages"];
 
 /// How a rule matches one field of an event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,11 +141,12 @@ pub const RULES: &[Rule] = &[
         detail_type: Match::Any,
         target_queue: "event-triggers",
     },
-    // A deleted project's partition is cleared after it.
+    // A deleted project's partition, or a deleted page's history, is
+    // cleared after it.
     Rule {
         name: "studio-cleanup",
         source: Match::OneOf(&["nocode.studio"]),
-        detail_type: Match::OneOf(&["project.deleted"]),
+        detail_type: Match::OneOf(&["project.deleted", "page.deleted"]),
         target_queue: "studio-cleanup",
     },
 ];

@@ -13,6 +13,8 @@ mod ports;
 mod roles;
 mod scopes;
 mod smoke;
+mod studio_bundles;
+mod studio_pages;
 mod studio_projects;
 mod studio_tables;
 mod workers;

@@ -266,7 +266,7 @@ pub async fn update(services: Arc<Services>, request: Request, tenant: Tenant) -
     let current = load(&services, id).await?;
     let expected = body.version.unwrap_or(current.version);
     if expected != current.version {
-        return Err(ApiError::StaleVersion);
+        return Err(ApiError::StaleVersion(Some(current.version)));
     }
     let mut change = Update::of(key(id)).add("version", 1);
     if let Some(name) = &name {
@@ -303,7 +303,7 @@ pub async fn update(services: Arc<Services>, request: Request, tenant: Tenant) -
         .await;
     match result {
         Ok(()) => {}
-        Err(ChangeError::Refused("organization")) => return Err(ApiError::StaleVersion),
+        Err(ChangeError::Refused("organization")) => return Err(ApiError::StaleVersion(None)),
         Err(e) => return Err(e.into()),
     }
     let organization = load(&services, id).await?;

@@ -213,7 +213,7 @@ pub async fn update(services: Arc<Services>, request: Request) -> HandlerResult 
     let (user, profile) = read(&services, &request).await?;
     let expected = patch.version.unwrap_or(profile.version);
     if expected != profile.version {
-        return Err(ApiError::StaleVersion);
+        return Err(ApiError::StaleVersion(Some(profile.version)));
     }
     let mut update = Update::of(key(&user.sub)).add("version", 1);
     for (field, value) in [
@@ -245,7 +245,7 @@ pub async fn update(services: Arc<Services>, request: Request) -> HandlerResult 
         .update(update.when(condition))
         .await
         .map_err(|e| match e {
-            crate::ports::table::TableError::ConditionFailed => ApiError::StaleVersion,
+            crate::ports::table::TableError::ConditionFailed => ApiError::StaleVersion(None),
             other => other.into(),
         })?;
     json(StatusCode::OK, &me(user, from_item(saved)?))

@@ -95,9 +95,10 @@ pub enum ApiError {
     /// 409: the request conflicts with the current state.
     #[error("conflict: {}", .0.code)]
     Conflict(Conflict),
-    /// 412: the resource changed since the version the client read.
+    /// 412: the resource changed since the version the client read; the
+    /// current version, when it is known, so a client can rebase on it.
     #[error("stale version")]
-    StaleVersion,
+    StaleVersion(Option<u64>),
     /// 413: the body is larger than the route accepts.
     #[error("body larger than {limit} bytes")]
     TooLarge {
@@ -135,7 +136,7 @@ impl ApiError {
             ApiError::NotFound => 404,
             ApiError::MethodNotAllowed => 405,
             ApiError::Conflict(_) => 409,
-            ApiError::StaleVersion => 412,
+            ApiError::StaleVersion(_) => 412,
             ApiError::TooLarge { .. } => 413,
             ApiError::Invalid(_) | ApiError::Limit(_) => 422,
             ApiError::Throttled => 429,
@@ -154,7 +155,7 @@ impl ApiError {
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Conflict(conflict) => conflict.code,
-            ApiError::StaleVersion => "stale_version",
+            ApiError::StaleVersion(_) => "stale_version",
             ApiError::TooLarge { .. } => "payload_too_large",
             ApiError::Invalid(_) => "validation_failed",
             ApiError::Limit(limit) => limit.code,
@@ -173,7 +174,7 @@ impl ApiError {
             ApiError::NotFound => "Not found",
             ApiError::MethodNotAllowed => "Method not allowed",
             ApiError::Conflict(_) => "Conflict",
-            ApiError::StaleVersion => "Stale version",
+            ApiError::StaleVersion(_) => "Stale version",
             ApiError::TooLarge { .. } => "Payload too large",
             ApiError::Invalid(_) => "Invalid input",
             ApiError::Limit(_) => "Limit exceeded",
@@ -196,7 +197,7 @@ impl ApiError {
             ApiError::Forbidden => "Your role does not allow this action.".into(),
             ApiError::NotFound => "No such resource.".into(),
             ApiError::MethodNotAllowed => "This path does not answer that method.".into(),
-            ApiError::StaleVersion => {
+            ApiError::StaleVersion(_) => {
                 "The resource changed since you read it; read it again and retry.".into()
             }
             ApiError::TooLarge { limit } => format!("The body must be at most {limit} bytes."),
@@ -220,6 +221,10 @@ impl ApiError {
                 ApiError::Limit(limit) => vec![FieldError::new(&limit.field, &limit.detail)],
                 _ => Vec::new(),
             },
+            current_version: match self {
+                ApiError::StaleVersion(current) => *current,
+                _ => None,
+            },
             request_id: request_id.map(str::to_string),
         }
     }
@@ -242,6 +247,9 @@ pub struct Problem {
     /// Per-field errors of a 422.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// A 412's current version of the resource.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<u64>,
     /// The request id, to quote in a support request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
@@ -283,7 +291,7 @@ mod tests {
             ApiError::Forbidden,
             ApiError::NotFound,
             ApiError::MethodNotAllowed,
-            ApiError::StaleVersion,
+            ApiError::StaleVersion(None),
             ApiError::TooLarge { limit: 1 },
             ApiError::Invalid(Vec::new()),
             ApiError::Throttled,

@@ -186,10 +186,21 @@ impl BodySchema {
         fn name<T: utoipa::ToSchema>() -> std::borrow::Cow<'static, str> {
             format!("{}Page", T::name()).into()
         }
+        // The page's schema refers to `T` by name; utoipa's generic derive
+        // does not register it, so the page does, with what `T` refers to.
+        fn nested<T: utoipa::ToSchema>(
+            schemas: &mut Vec<(
+                String,
+                utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+            )>,
+        ) {
+            schemas.push((T::name().into_owned(), T::schema()));
+            T::schemas(schemas);
+        }
         Self {
             name: name::<T>,
             schema: <crate::http::Page<T> as utoipa::PartialSchema>::schema,
-            nested: <crate::http::Page<T> as utoipa::ToSchema>::schemas,
+            nested: nested::<T>,
         }
     }
 }
@@ -387,14 +398,21 @@ pub enum Found<'a> {
 /// Finds the route of a request; a path answers with or without its trailing
 /// slash. Gives the path parameters too.
 pub fn find(method: &str, path: &str) -> (Found<'static>, Vec<(String, String)>) {
+    // As API Gateway does, a path with a literal segment where another
+    // route has a parameter (`/projects/import`, `/projects/{id}`) is the
+    // literal route's alone: its methods are the only ones it answers.
+    let matching: Vec<(&'static ApiRoute, Vec<(String, String)>)> = api()
+        .filter_map(|route| match_path(route.path, path).map(|params| (route, params)))
+        .collect();
+    let Some(fewest) = matching.iter().map(|(_, params)| params.len()).min() else {
+        return (Found::NoRoute, Vec::new());
+    };
     let mut allowed = Vec::new();
-    for route in api() {
-        if let Some(params) = match_path(route.path, path) {
-            if route.method.eq_ignore_ascii_case(method) {
-                return (Found::Route(route), params);
-            }
-            allowed.push(route.method);
+    for (route, params) in matching.into_iter().filter(|(_, p)| p.len() == fewest) {
+        if route.method.eq_ignore_ascii_case(method) {
+            return (Found::Route(route), params);
         }
+        allowed.push(route.method);
     }
     let found = if allowed.is_empty() {
         Found::NoRoute
@@ -542,5 +560,21 @@ mod tests {
             Found::WrongMethod(methods) if methods == ["GET"]
         ));
         assert!(matches!(find("GET", "/api/v1/nope").0, Found::NoRoute));
+    }
+
+    #[test]
+    fn a_literal_segment_beats_a_parameter() {
+        let import = "/api/v1/studio/projects/import";
+        assert!(matches!(
+            find("POST", import).0,
+            Found::Route(r) if r.function == "studio-projects-import"
+        ));
+        assert!(matches!(
+            find("GET", import).0,
+            Found::WrongMethod(methods) if methods == ["POST"]
+        ));
+        let (found, params) = find("GET", "/api/v1/studio/projects/p1");
+        assert!(matches!(found, Found::Route(r) if r.function == "studio-projects-get"));
+        assert_eq!(params, [("id".to_string(), "p1".to_string())]);
     }
 }

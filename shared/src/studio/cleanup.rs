@@ -1,8 +1,9 @@
-//! The cleanup worker: on `project.deleted` (delivered by the
-//! `studio-cleanup` rule) it clears the project's partition, its tables,
-//! pages and history. The project item is gone already, so nothing reaches
-//! what is being cleared; deleting what is absent is fine, so a redelivered
-//! event is harmless.
+//! The cleanup worker, on events the `studio-cleanup` rule delivers: on
+//! `project.deleted` it clears the project's partition (tables, components,
+//! pages, history) and its trees and exports in blobs; on `page.deleted`,
+//! the page's history and trees. What it clears is unreachable already (the
+//! project or page item is gone); deleting what is absent is fine, so a
+//! redelivered event is harmless.
 
 use std::sync::Arc;
 
@@ -10,7 +11,8 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use serde_json::Value;
 
-use super::keys;
+use super::{keys, pages, projects};
+use crate::ports::blobs::MAX_LIST;
 use crate::ports::table::{Key, MAX_TRANSACTION_WRITES, Query, Write};
 use crate::services::Services;
 
@@ -40,13 +42,44 @@ async fn clear(services: &Services, message: &SqsMessage) -> Result<(), String> 
         .get("project_id")
         .and_then(Value::as_str)
         .ok_or("the event names no project")?;
+    let detail = |name: &str| event.detail.get(name).and_then(Value::as_str);
+    let (items, trees) = match (event.detail_type.as_str(), detail("page_id")) {
+        (pages::DELETED, Some(page)) => (
+            Some(pages::saves_prefix(page)),
+            pages::blob_prefix(project, Some(page)),
+        ),
+        (projects::DELETED, _) => (None, pages::blob_prefix(project, None)),
+        (other, _) => return Err(format!("`{other}` is not an event to clean up after")),
+    };
+    clear_items(services, project, items.as_deref()).await?;
+    clear_blobs(services, pages::BUCKET, &trees).await?;
+    if items.is_none() {
+        clear_blobs(services, super::exports::BUCKET, &trees).await?;
+    }
+    Ok(())
+}
+
+/// Clears a project that is gone (or, for an import, never came to be):
+/// its items and its trees.
+pub async fn clear_project(services: &Services, project: &str) -> Result<(), String> {
+    clear_items(services, project, None).await?;
+    clear_blobs(services, pages::BUCKET, &pages::blob_prefix(project, None)).await
+}
+
+/// Deletes the project's items, or those whose sort key starts with `prefix`.
+async fn clear_items(
+    services: &Services,
+    project: &str,
+    prefix: Option<&str>,
+) -> Result<(), String> {
     let table = services.table().map_err(|e| e.to_string())?;
     // Always the first page: what was read is deleted before the next read.
     loop {
-        let page = table
-            .query(&Query::partition(keys::project_partition(project)).limit(PAGE))
-            .await
-            .map_err(|e| e.to_string())?;
+        let mut query = Query::partition(keys::project_partition(project)).limit(PAGE);
+        if let Some(prefix) = prefix {
+            query = query.begins_with(prefix);
+        }
+        let page = table.query(&query).await.map_err(|e| e.to_string())?;
         let deletes = page
             .items
             .iter()
@@ -62,6 +95,26 @@ async fn clear(services: &Services, message: &SqsMessage) -> Result<(), String> 
             table.transact(deletes).await.map_err(|e| e.to_string())?;
         }
         if page.next.is_none() {
+            return Ok(());
+        }
+    }
+}
+
+/// Deletes every blob of `bucket` under `prefix`.
+async fn clear_blobs(services: &Services, bucket: &str, prefix: &str) -> Result<(), String> {
+    let blobs = services.blobs().map_err(|e| e.to_string())?;
+    loop {
+        let page = blobs
+            .list(bucket, prefix, None, MAX_LIST)
+            .await
+            .map_err(|e| e.to_string())?;
+        for blob in &page.blobs {
+            blobs
+                .delete(bucket, &blob.key)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        if page.next.is_none() || page.blobs.is_empty() {
             return Ok(());
         }
     }

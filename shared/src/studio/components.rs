@@ -11,6 +11,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use crate::http::FieldError;
+
 /// What a prop holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -67,6 +69,50 @@ pub struct PropDef {
     pub choices: Option<Vec<String>>,
 }
 
+/// The closed schema of [`Children`], as serde reads it (utoipa leaves an
+/// adjacently tagged enum's variants open and `only`'s list unbounded).
+pub fn children_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    children_schemas(false)
+}
+
+/// [`children_schema`], or `null`.
+pub fn children_or_null() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    children_schemas(true)
+}
+
+fn children_schemas(nullable: bool) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    let mut variants = vec![
+        json!({
+            "type": "object",
+            "properties": {"kind": {"type": "string", "enum": ["none", "any"]}},
+            "required": ["kind"],
+            "additionalProperties": false,
+        }),
+        json!({
+            "type": "object",
+            "properties": {
+                "kind": {"type": "string", "enum": ["only"]},
+                "components": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": MAX_ALLOWED,
+                    "items": {"type": "string", "pattern": "^[A-Za-z0-9_:]{1,100}$"},
+                },
+            },
+            "required": ["kind", "components"],
+            "additionalProperties": false,
+        }),
+    ];
+    if nullable {
+        variants.push(json!({"type": "null"}));
+    }
+    serde_json::from_value(json!({
+        "oneOf": variants,
+        "description": "The children a component allows: none, any, or only the components listed",
+    }))
+    .unwrap_or_else(|_| utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::default()))
+}
+
 /// Which children a component's nodes may have.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", content = "components", rename_all = "snake_case")]
@@ -102,6 +148,7 @@ pub struct Component {
     /// Its props.
     pub props: Vec<PropDef>,
     /// The children it allows.
+    #[schema(schema_with = children_schema)]
     pub children: Children,
 }
 
@@ -237,6 +284,117 @@ fn only(kinds: &[&str]) -> Children {
 
 /// The longest text a text prop holds.
 pub const MAX_TEXT_PROP: f64 = 10_000.0;
+/// Most props a custom component states.
+pub const MAX_PROPS: usize = 50;
+/// Most choices a choice prop offers.
+pub const MAX_CHOICES: usize = 100;
+/// Most components a custom component's children may be chosen from.
+pub const MAX_ALLOWED: usize = 50;
+/// The prefix of a custom component's kind: `custom:<id>`.
+pub const CUSTOM: &str = "custom:";
+
+fn prop_name_ok(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    name.len() <= 64
+        && bytes.next().is_some_and(|b| b.is_ascii_lowercase())
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+fn kind_ok(kind: &str) -> bool {
+    // As `children_schema`'s pattern says.
+    !kind.is_empty()
+        && kind.len() <= 100
+        && kind
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
+}
+
+/// Checks the props a builder states for a custom component: names unique
+/// and well formed, choices only (and always) on a choice prop, bounds only
+/// on text and numbers and in order, at most one table binding (the one a
+/// node's field bindings resolve against). Each refusal names its path.
+pub fn check_props(props: &[PropDef], path: &str) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if props.len() > MAX_PROPS {
+        errors.push(FieldError::new(path, format!("are at most {MAX_PROPS}")));
+        return errors;
+    }
+    let mut names = std::collections::HashSet::new();
+    for (i, prop) in props.iter().enumerate() {
+        let at = |what: &str| format!("{path}[{i}].{what}");
+        if !prop_name_ok(&prop.name) {
+            errors.push(FieldError::new(
+                at("name"),
+                "is a lower-case letter, then letters, digits or _, at most 64",
+            ));
+        } else if !names.insert(prop.name.as_str()) {
+            errors.push(FieldError::new(at("name"), "is the name of another prop"));
+        }
+        match (&prop.choices, prop.kind) {
+            (None, PropType::Choice) => {
+                errors.push(FieldError::new(at("choices"), "are required on a choice"))
+            }
+            (Some(choices), PropType::Choice) => {
+                let distinct: std::collections::HashSet<&String> = choices.iter().collect();
+                let ok = !choices.is_empty()
+                    && choices.len() <= MAX_CHOICES
+                    && distinct.len() == choices.len()
+                    && choices
+                        .iter()
+                        .all(|c| !c.is_empty() && c.chars().count() <= 100);
+                if !ok {
+                    errors.push(FieldError::new(
+                        at("choices"),
+                        format!("are 1 to {MAX_CHOICES} distinct texts of 1 to 100 characters"),
+                    ));
+                }
+            }
+            (Some(_), _) => errors.push(FieldError::new(at("choices"), "are only for a choice")),
+            (None, _) => {}
+        }
+        let bounded = matches!(
+            prop.kind,
+            PropType::String | PropType::Number | PropType::Integer
+        );
+        for (bound, value) in [("min", prop.min), ("max", prop.max)] {
+            let Some(value) = value else { continue };
+            if !bounded {
+                errors.push(FieldError::new(at(bound), "is only for text and numbers"));
+            } else if prop.kind == PropType::String && !(0.0..=MAX_TEXT_PROP).contains(&value) {
+                errors.push(FieldError::new(
+                    at(bound),
+                    format!("is a length from 0 to {MAX_TEXT_PROP}"),
+                ));
+            } else if !value.is_finite() {
+                errors.push(FieldError::new(at(bound), "is a finite number"));
+            }
+        }
+        if let (Some(min), Some(max)) = (prop.min, prop.max)
+            && min > max
+        {
+            errors.push(FieldError::new(at("max"), "is at least min"));
+        }
+    }
+    if props.iter().filter(|p| p.kind == PropType::Table).count() > 1 {
+        errors.push(FieldError::new(path, "bind at most one table"));
+    }
+    errors
+}
+
+/// Checks a custom component's children rule: the kinds it names are
+/// well formed (whether they exist is checked where a page uses them).
+pub fn check_children(children: &Children, path: &str) -> Vec<FieldError> {
+    let Children::Only(kinds) = children else {
+        return Vec::new();
+    };
+    if kinds.is_empty() || kinds.len() > MAX_ALLOWED || !kinds.iter().all(|k| kind_ok(k)) {
+        return vec![FieldError::new(
+            format!("{path}.components"),
+            format!("are 1 to {MAX_ALLOWED} component kinds"),
+        )];
+    }
+    Vec::new()
+}
 
 /// The built-in components, in the order the editor lists them.
 pub fn builtin() -> Vec<Component> {
@@ -411,6 +569,50 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_built_in_props_pass_the_custom_check() {
+        for c in builtin() {
+            assert_eq!(check_props(&c.props, "props"), vec![], "{}", c.kind);
+            assert_eq!(
+                check_children(&c.children, "children"),
+                vec![],
+                "{}",
+                c.kind
+            );
+        }
+    }
+
+    #[test]
+    fn custom_props_are_refused_with_their_path() {
+        let mut bad_choice = prop("size", PropType::Choice);
+        bad_choice.choices = Some(vec!["s".into(), "s".into()]);
+        let props = vec![
+            prop("Title", PropType::String),
+            bounded(prop("count", PropType::Integer), 5.0, 1.0),
+            bad_choice,
+            bounded(prop("on", PropType::Boolean), 0.0, 1.0),
+            prop("count", PropType::Table),
+            prop("other", PropType::Table),
+        ];
+        let paths: Vec<String> = check_props(&props, "props")
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "props[0].name",
+                "props[1].max",
+                "props[2].choices",
+                "props[3].min",
+                "props[3].max",
+                "props[4].name",
+                "props",
+            ]
+        );
+        assert_eq!(check_children(&Children::Only(vec![]), "children").len(), 1);
     }
 
     #[test]

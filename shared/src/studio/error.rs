@@ -1,6 +1,8 @@
 //! Studio's one error enum: the refusals only studio makes, each with its
 //! stable code (docs/problems.md), and their one mapping to problems.
 
+use super::custom::MAX_COMPONENTS;
+use super::pages::MAX_PAGES;
 use super::schema::{MAX_FIELDS, MAX_KEYED_FIELDS};
 use crate::http::{ApiError, Conflict, Limit};
 
@@ -33,11 +35,24 @@ pub enum StudioError {
     /// indexed fields.
     #[error("too_many_keyed_fields")]
     TooManyKeyedFields(&'static str),
+    /// `too_many_components`: the project holds
+    /// [`super::custom::MAX_COMPONENTS`] custom components already.
+    #[error("too_many_components")]
+    TooManyComponents,
+    /// `component_in_use`: a page uses the component.
+    #[error("component_in_use")]
+    ComponentInUse,
+    /// `too_many_pages`: the project holds [`super::pages::MAX_PAGES`] already.
+    #[error("too_many_pages")]
+    TooManyPages,
+    /// `page_path_taken`: another page of the project has that path.
+    #[error("page_path_taken")]
+    PagePathTaken,
 }
 
 impl StudioError {
     /// Every refusal, for the documentation's test.
-    pub const ALL: [StudioError; 7] = [
+    pub const ALL: [StudioError; 11] = [
         StudioError::SlugTaken,
         StudioError::ProjectArchived,
         StudioError::TableNameTaken,
@@ -45,6 +60,10 @@ impl StudioError {
         StudioError::TooManyTables,
         StudioError::TooManyFields("fields"),
         StudioError::TooManyKeyedFields("fields"),
+        StudioError::TooManyComponents,
+        StudioError::ComponentInUse,
+        StudioError::TooManyPages,
+        StudioError::PagePathTaken,
     ];
 }
 
@@ -89,6 +108,24 @@ impl From<StudioError> for ApiError {
                 "too_many_keyed_fields",
                 format!("A table holds at most {MAX_KEYED_FIELDS} unique or indexed fields."),
                 field,
+            ),
+            StudioError::TooManyComponents => limit(
+                "too_many_components",
+                format!("A project holds at most {MAX_COMPONENTS} custom components."),
+                "title",
+            ),
+            StudioError::ComponentInUse => conflict(
+                "component_in_use",
+                "A page uses this component: take it out of the page first.",
+            ),
+            StudioError::TooManyPages => limit(
+                "too_many_pages",
+                format!("A project holds at most {MAX_PAGES} pages."),
+                "name",
+            ),
+            StudioError::PagePathTaken => conflict(
+                "page_path_taken",
+                "Another page of this project has that path.",
             ),
         }
     }

@@ -12,13 +12,12 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{SecondsFormat, Utc};
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{EVENTS, StudioError, keys};
+use super::{EVENTS, StudioError, keys, now};
 use crate::change::{self, Change, ChangeError};
 use crate::http::schema::{self, QueryParam};
 use crate::http::{
@@ -88,6 +87,12 @@ pub struct Project {
     /// How many tables it holds.
     #[serde(default)]
     pub tables: u32,
+    /// How many custom components it holds.
+    #[serde(default)]
+    pub components: u32,
+    /// How many pages it holds.
+    #[serde(default)]
+    pub pages: u32,
     /// Optimistic concurrency version: send it back to update.
     pub version: u64,
 }
@@ -187,10 +192,6 @@ pub const LIST_QUERY: &[QueryParam] = &[
     },
 ];
 
-fn now() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
 /// Checks a slug as [`slug_schema`] describes it.
 pub fn check_slug(slug: &str) -> Result<(), &'static str> {
     let words_ok = slug.split('-').all(|w| {
@@ -254,6 +255,41 @@ fn audited(meta: &RequestMeta, project: &Project, action: &str) -> Result<Write,
     )?)
 }
 
+/// Moves one of the project's counters (`tables`, `components`, `pages`)
+/// by `by`, on an active project, and below `max` when it grows: the limit
+/// is a condition of the change's own transaction.
+pub fn count(project: &Project, counter: &str, by: i64, max: u32) -> Write {
+    let mut holds = vec![Condition::Equals(
+        "status".into(),
+        json!(ProjectStatus::Active),
+    )];
+    if by > 0 {
+        holds.push(Condition::Or(vec![
+            Condition::AttributeAbsent(counter.into()),
+            Condition::LessThan(counter.into(), json!(i64::from(max) + 1 - by)),
+        ]));
+    }
+    Write::Update(
+        Update::of(keys::project(&project.id))
+            .add(counter, by)
+            .when(Condition::And(holds)),
+    )
+}
+
+/// Why a change with a [`count`] write was refused on the project: it is
+/// archived, or the counter is at its limit (`too_many`).
+pub async fn count_refused(
+    services: &Services,
+    tenant: &Tenant,
+    too_many: StudioError,
+) -> ApiError {
+    match of_tenant(services, tenant).await {
+        Ok(project) if project.ensure_active().is_err() => StudioError::ProjectArchived.into(),
+        Ok(_) => too_many.into(),
+        Err(e) => e,
+    }
+}
+
 /// Reads a project that must exist.
 pub async fn load(table: &dyn ItemTable, id: &str) -> Result<Project, ApiError> {
     let item = table
@@ -274,9 +310,37 @@ async fn commit(table: &dyn ItemTable, change: Change) -> Result<(), ApiError> {
     match change.commit(table).await {
         Ok(()) => Ok(()),
         Err(ChangeError::Refused("slug")) => Err(StudioError::SlugTaken.into()),
-        Err(ChangeError::Refused("project")) => Err(ApiError::StaleVersion),
+        Err(ChangeError::Refused("project")) => Err(ApiError::StaleVersion(None)),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Commits a new project: its item, its slug's claim, its audit entry
+/// (`action`, else a creation's) and `project.created`, with `action` as
+/// a second event when it says how the project came to be.
+pub async fn commit_new(
+    table: &dyn ItemTable,
+    meta: &RequestMeta,
+    project: &Project,
+    action: Option<&str>,
+) -> Result<(), ApiError> {
+    let mut change = Change::new().write(
+        "project",
+        Write::Put {
+            item: item(project)?,
+            condition: Some(Condition::Absent),
+        },
+    );
+    if let Some(slug) = &project.slug {
+        change = change.write("slug", slug_claim(project, slug)?);
+    }
+    change = change
+        .write("audit", audited(meta, project, action.unwrap_or(CREATED))?)
+        .event(event(CREATED, project, &meta.caller.sub));
+    if let Some(action) = action {
+        change = change.event(event(action, project, &meta.caller.sub));
+    }
+    commit(table, change).await
 }
 
 /// Creates a project in an organization where the caller edits.
@@ -314,22 +378,11 @@ pub async fn create(services: Arc<Services>, request: Request) -> HandlerResult 
         created_at: at.clone(),
         updated_at: at,
         tables: 0,
+        components: 0,
+        pages: 0,
         version: 1,
     };
-    let mut change = Change::new().write(
-        "project",
-        Write::Put {
-            item: item(&project)?,
-            condition: Some(Condition::Absent),
-        },
-    );
-    if let Some(slug) = &project.slug {
-        change = change.write("slug", slug_claim(&project, slug)?);
-    }
-    let change = change
-        .write("audit", audited(&meta, &project, CREATED)?)
-        .event(event(CREATED, &project, &meta.caller.sub));
-    commit(table, change).await?;
+    commit_new(table, &meta, &project, None).await?;
     json(StatusCode::CREATED, &project)
 }
 
@@ -489,7 +542,7 @@ pub async fn update(services: Arc<Services>, request: Request, tenant: Tenant) -
     let table = services.table()?;
     let current = of_tenant(&services, &tenant).await?;
     if body.version.is_some_and(|v| v != current.version) {
-        return Err(ApiError::StaleVersion);
+        return Err(ApiError::StaleVersion(Some(current.version)));
     }
     current.ensure_active()?;
     let mut next = current.clone();

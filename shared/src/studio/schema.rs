@@ -490,10 +490,15 @@ fn check_whole(fields: &[Field], path: &str) -> Result<(), SchemaError> {
 
 /// The fields of a new table, each checked, with fresh ids.
 pub fn new_fields(specs: &[FieldSpec]) -> Result<Vec<Field>, SchemaError> {
+    fields_at(specs, "fields")
+}
+
+/// [`new_fields`] of specs found at `path` in the request.
+pub fn fields_at(specs: &[FieldSpec], path: &str) -> Result<Vec<Field>, SchemaError> {
     let mut errors = Vec::new();
     let mut fields = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
-        match check_spec(spec, &format!("fields[{i}]")) {
+        match check_spec(spec, &format!("{path}[{i}]")) {
             Ok(kind) => fields.push(build(new_field_id(), spec, kind)),
             Err(e) => errors.extend(e),
         }
@@ -501,7 +506,7 @@ pub fn new_fields(specs: &[FieldSpec]) -> Result<Vec<Field>, SchemaError> {
     if !errors.is_empty() {
         return Err(SchemaError::Invalid(errors));
     }
-    check_whole(&fields, "fields")?;
+    check_whole(&fields, path)?;
     Ok(fields)
 }
 

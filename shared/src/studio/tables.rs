@@ -10,16 +10,15 @@
 
 use std::sync::Arc;
 
-use chrono::{SecondsFormat, Utc};
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::error::MAX_TABLES;
-use super::projects::{self, Project};
+use super::projects;
 use super::schema::{self, Field, FieldSpec, FieldType, SchemaChange, SchemaError};
-use super::{EVENTS, StudioError, keys};
+use super::{EVENTS, StudioError, keys, now};
 use crate::change::{self, Change, ChangeError};
 use crate::http::schema as text;
 use crate::http::{
@@ -27,7 +26,7 @@ use crate::http::{
     page_params, path_param,
 };
 use crate::ports::events::DomainEvent;
-use crate::ports::table::{Condition, Item, ItemTable, Key, Query, Update, Write, from_item};
+use crate::ports::table::{Condition, Item, ItemTable, Key, Query, Write, from_item};
 use crate::services::Services;
 use crate::tenancy::audit::{self, Target};
 use crate::tenancy::{OrganizationId, ProjectId, RequestMeta, Tenant, UserId};
@@ -140,10 +139,6 @@ pub struct UpdateTable {
     pub version: Option<u64>,
 }
 
-fn now() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
 fn key(project_id: &str, table_id: &str) -> Key {
     Key::new(
         keys::project_partition(project_id),
@@ -204,26 +199,6 @@ fn event(detail_type: &str, table: &DataTable, by: &UserId) -> DomainEvent {
     )
 }
 
-/// The project's table count moves by `by`, on an active project, below the
-/// limit when it grows.
-fn count(project: &Project, by: i64) -> Write {
-    let mut holds = vec![Condition::Equals(
-        "status".into(),
-        json!(projects::ProjectStatus::Active),
-    )];
-    if by > 0 {
-        holds.push(Condition::Or(vec![
-            Condition::AttributeAbsent("tables".into()),
-            Condition::LessThan("tables".into(), json!(MAX_TABLES)),
-        ]));
-    }
-    Write::Update(
-        Update::of(keys::project(&project.id))
-            .add("tables", by)
-            .when(Condition::And(holds)),
-    )
-}
-
 fn schema_refusal(error: SchemaError, at: &'static str) -> ApiError {
     match error {
         SchemaError::Invalid(errors) => ApiError::Invalid(errors),
@@ -233,7 +208,10 @@ fn schema_refusal(error: SchemaError, at: &'static str) -> ApiError {
 }
 
 /// Every table of a project (a project holds at most [`MAX_TABLES`]).
-async fn all_tables(table: &dyn ItemTable, project_id: &str) -> Result<Vec<DataTable>, ApiError> {
+pub async fn all_tables(
+    table: &dyn ItemTable,
+    project_id: &str,
+) -> Result<Vec<DataTable>, ApiError> {
     let page = table
         .query(
             &Query::partition(keys::project_partition(project_id))
@@ -246,6 +224,22 @@ async fn all_tables(table: &dyn ItemTable, project_id: &str) -> Result<Vec<DataT
         .into_iter()
         .map(from_item)
         .collect::<Result<_, _>>()?)
+}
+
+/// Each table's field ids, by table id: what a page's bindings are checked
+/// against.
+pub fn field_ids(
+    tables: &[DataTable],
+) -> std::collections::HashMap<String, std::collections::HashSet<String>> {
+    tables
+        .iter()
+        .map(|t| {
+            (
+                t.id.clone(),
+                t.fields.iter().map(|f| f.id.clone()).collect(),
+            )
+        })
+        .collect()
 }
 
 /// Relations must point at tables of the same project (or the table itself).
@@ -276,16 +270,25 @@ fn check_relations(
     }
 }
 
+/// A new table's item and its name's claim.
+pub fn new_table_writes(table: &DataTable) -> Result<[Write; 2], ApiError> {
+    Ok([
+        Write::Put {
+            item: item(table)?,
+            condition: Some(Condition::Absent),
+        },
+        name_claim(table)?,
+    ])
+}
+
 /// Why a table change with the project's count was refused.
 async fn refusal(services: &Services, tenant: &Tenant, error: ChangeError) -> ApiError {
     match error {
         ChangeError::Refused("name") => StudioError::TableNameTaken.into(),
-        ChangeError::Refused("table") => ApiError::StaleVersion,
-        ChangeError::Refused("project") => match projects::of_tenant(services, tenant).await {
-            Ok(project) if project.ensure_active().is_err() => StudioError::ProjectArchived.into(),
-            Ok(_) => StudioError::TooManyTables.into(),
-            Err(e) => e,
-        },
+        ChangeError::Refused("table") => ApiError::StaleVersion(None),
+        ChangeError::Refused("project") => {
+            projects::count_refused(services, tenant, StudioError::TooManyTables).await
+        }
         other => other.into(),
     }
 }
@@ -331,16 +334,14 @@ pub async fn create(services: Arc<Services>, request: Request, tenant: Tenant) -
         updated_at: at,
         version: 1,
     };
+    let [put, claim] = new_table_writes(&table)?;
     let change = Change::new()
+        .write("table", put)
+        .write("name", claim)
         .write(
-            "table",
-            Write::Put {
-                item: item(&table)?,
-                condition: Some(Condition::Absent),
-            },
+            "project",
+            projects::count(&project, "tables", 1, MAX_TABLES),
         )
-        .write("name", name_claim(&table)?)
-        .write("project", count(&project, 1))
         .write("audit", audited(&tenant.meta, &table, CREATED)?)
         .event(event(CREATED, &table, &tenant.meta.caller.sub));
     if let Err(e) = change.commit(store).await {
@@ -411,7 +412,7 @@ pub async fn update(services: Arc<Services>, request: Request, tenant: Tenant) -
     let store = services.table()?;
     let current = load(&services, &request, &tenant).await?;
     if body.version.is_some_and(|v| v != current.version) {
-        return Err(ApiError::StaleVersion);
+        return Err(ApiError::StaleVersion(Some(current.version)));
     }
     let project = projects::of_tenant(&services, &tenant).await?;
     project.ensure_active()?;
@@ -487,7 +488,10 @@ pub async fn delete(services: Arc<Services>, request: Request, tenant: Tenant) -
             },
         )
         .write("old_name", name_release(&current))
-        .write("project", count(&project, -1))
+        .write(
+            "project",
+            projects::count(&project, "tables", -1, MAX_TABLES),
+        )
         .write("audit", audited(&tenant.meta, &current, DELETED)?)
         .event(event(DELETED, &current, &tenant.meta.caller.sub));
     match change.commit(store).await {
