@@ -29,7 +29,11 @@ const SPINE: &[&str] = &[
     "services",
     "tenancy",
 ];
-const MODULES: &[&str] = &["foundation", "health", "insights", "studio"];
+const MODULES: &[&str] = &["foundation", "health", "insights", "runtime", "studio"];
+
+/// The one edge between modules, and why: runtime serves the tables studio
+/// defines, so it reads their schema.
+const MODULE_EDGES: &[(&str, &str)] = &[("runtime", "studio")];
 
 /// Files allowed to reach further, and why.
 const ROOTS: &[(&str, &[&str], &str)] = &[
@@ -96,6 +100,12 @@ fn allowed(layer: &str) -> Vec<&'static str> {
     } else if MODULES.contains(&layer) {
         let mut own = [PORTS, SPINE].concat();
         own.push(MODULES.iter().find(|m| **m == layer).expect("a module"));
+        own.extend(
+            MODULE_EDGES
+                .iter()
+                .filter(|(from, _)| *from == layer)
+                .map(|(_, to)| *to),
+        );
         own
     } else if layer == "lib" {
         Vec::new()

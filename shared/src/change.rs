@@ -56,6 +56,13 @@ impl Change {
         }
     }
 
+    /// Adds another change's writes and events after this one's.
+    pub fn then(mut self, other: Change) -> Self {
+        self.writes.extend(other.writes);
+        self.events.extend(other.events);
+        self
+    }
+
     /// Adds a domain event; it is published after the change commits.
     pub fn event(mut self, event: DomainEvent) -> Self {
         self.events.push(event);

@@ -17,6 +17,7 @@ pub mod ports;
 pub mod random;
 pub mod resources;
 pub mod routes;
+pub mod runtime;
 pub mod schedule;
 pub mod services;
 pub mod studio;

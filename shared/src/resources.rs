@@ -51,6 +51,11 @@ pub const QUEUES: &[QueueSpec] = &[
         max_receives: 5,
         visibility_timeout: Duration::from_secs(60),
     },
+    QueueSpec {
+        name: "runtime-cleanup",
+        max_receives: 5,
+        visibility_timeout: Duration::from_secs(60),
+    },
 ];
 
 /// The spec of a declared queue, if `name` is one (dead-letter queues are not).
@@ -148,6 +153,14 @@ pub const RULES: &[Rule] = &[
         source: Match::OneOf(&["nocode.studio"]),
         detail_type: Match::OneOf(&["project.deleted", "page.deleted"]),
         target_queue: "studio-cleanup",
+    },
+    // A deleted table's records, or a deleted project's tables' records,
+    // are cleared after them.
+    Rule {
+        name: "runtime-cleanup",
+        source: Match::OneOf(&["nocode.studio"]),
+        detail_type: Match::OneOf(&["table.deleted", "project.deleted"]),
+        target_queue: "runtime-cleanup",
     },
 ];
 

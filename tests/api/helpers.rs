@@ -28,6 +28,7 @@ pub struct TestApp {
 }
 
 /// A signed-up, signed-in user.
+#[derive(Clone)]
 pub struct User {
     pub email: String,
     pub id: String,

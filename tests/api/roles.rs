@@ -55,6 +55,9 @@ fn body(route: &ApiRoute) -> Option<Value> {
             {"id": "h", "component": "heading", "props": {"content": "Hello"}}
         ]}}),
         "studio-pages-restore" => json!({}),
+        "runtime-records-create" | "runtime-records-replace" | "runtime-records-update" => {
+            json!({})
+        }
         other => panic!("{other}: the role matrix has no body for it; add one here"),
     })
 }
@@ -148,6 +151,24 @@ async fn prepare(
                 assert_eq!(status, StatusCode::CREATED, "{page}");
                 page["id"].as_str().expect("id").to_string()
             }
+            "record_id" => {
+                let table = path
+                    .split("/tables/")
+                    .nth(1)
+                    .and_then(|rest| rest.split('/').next())
+                    .expect("a table in the path")
+                    .to_string();
+                let (status, record) = app
+                    .json(
+                        Method::POST,
+                        &format!("/api/v1/runtime/projects/{scope_id}/tables/{table}/records"),
+                        Some(json!({})),
+                        Some(&world.owner.access),
+                    )
+                    .await;
+                assert_eq!(status, StatusCode::CREATED, "{record}");
+                record["id"].as_str().expect("id").to_string()
+            }
             // A page's first save.
             "version" => "1".to_string(),
             "invitation_id" => {
@@ -189,7 +210,7 @@ enum Group {
 
 fn group(route: &ApiRoute) -> Group {
     let path = route.path;
-    if !path.starts_with("/api/v1/studio/") {
+    if path.starts_with("/api/v1/foundation/") {
         Group::Foundation
     } else if ["/library", "component", "/pages", "page", "/export"]
         .iter()

@@ -374,13 +374,18 @@ async fn a_deleted_projects_partition_is_cleared_after_it(app: TestApp) {
     let org = app.organization(&owner, "Acme").await;
     let created = project(&app, &owner, &org, json!({"name": "Doomed"})).await;
     let project_id = id(&created);
-    // Something the project holds (as its tables and pages will be).
+    // Something the project holds.
+    let (status, held) = app
+        .json(
+            Method::POST,
+            &format!("{PROJECTS}/{project_id}/add_table"),
+            Some(json!({"name": "Things"})),
+            Some(&owner.access),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{held}");
     let table = app.services.table().expect("table");
     let partition = shared::studio::keys::project_partition(&project_id);
-    let Value::Object(held) = json!({"pk": partition, "sk": "TABLE#1", "name": "things"}) else {
-        unreachable!()
-    };
-    table.put(held, None).await.expect("put");
     let response = app
         .call(
             Method::DELETE,

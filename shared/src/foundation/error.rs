@@ -62,7 +62,11 @@ impl FoundationError {
                 ("invitation_expired", "This invitation has expired.")
             }
         };
-        Conflict { code, detail }
+        Conflict {
+            code,
+            detail,
+            field: None,
+        }
     }
 }
 

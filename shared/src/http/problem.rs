@@ -40,12 +40,14 @@ impl FieldError {
 /// client can act on it without reading `detail`. The spine's own is
 /// [`Conflict::CHANGED_CONCURRENTLY`]; each module declares its conflicts
 /// in its one error enum and maps them here (`foundation::error`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Conflict {
     /// The stable code, listed in docs/problems.md.
     pub code: &'static str,
     /// What it means, for a person.
     pub detail: &'static str,
+    /// The request's field the conflict is about, when it is one field's.
+    pub field: Option<String>,
 }
 
 impl Conflict {
@@ -53,6 +55,7 @@ impl Conflict {
     pub const CHANGED_CONCURRENTLY: Conflict = Conflict {
         code: "changed_concurrently",
         detail: "It changed meanwhile; read it again and retry.",
+        field: None,
     };
 }
 
@@ -219,6 +222,11 @@ impl ApiError {
             errors: match self {
                 ApiError::Invalid(errors) => errors.clone(),
                 ApiError::Limit(limit) => vec![FieldError::new(&limit.field, &limit.detail)],
+                ApiError::Conflict(Conflict {
+                    field: Some(field),
+                    detail,
+                    ..
+                }) => vec![FieldError::new(field, *detail)],
                 _ => Vec::new(),
             },
             current_version: match self {

@@ -280,6 +280,7 @@ pub const MODULES: &[Module] = &[
     crate::health::MODULE,
     crate::foundation::routes::MODULE,
     crate::studio::routes::MODULE,
+    crate::runtime::routes::MODULE,
     crate::insights::MODULE,
 ];
 

@@ -119,24 +119,6 @@ impl BundleComponent {
     }
 }
 
-impl From<&Field> for FieldSpec {
-    fn from(field: &Field) -> Self {
-        FieldSpec {
-            name: field.name.clone(),
-            kind: field.kind,
-            required: field.required,
-            unique: field.unique,
-            indexed: field.indexed,
-            default: field.default.clone(),
-            min: field.min,
-            max: field.max,
-            pattern: field.pattern.clone(),
-            choices: field.choices.clone(),
-            relation: field.relation.clone(),
-        }
-    }
-}
-
 /// The format as a standalone JSON Schema (draft 2020-12).
 pub fn json_schema() -> Value {
     use utoipa::{PartialSchema, ToSchema};

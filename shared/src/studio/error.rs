@@ -69,7 +69,13 @@ impl StudioError {
 
 impl From<StudioError> for ApiError {
     fn from(error: StudioError) -> Self {
-        let conflict = |code, detail| ApiError::Conflict(Conflict { code, detail });
+        let conflict = |code, detail| {
+            ApiError::Conflict(Conflict {
+                code,
+                detail,
+                field: None,
+            })
+        };
         let limit = |code, detail: String, field: &str| {
             ApiError::Limit(Limit {
                 code,

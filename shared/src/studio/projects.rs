@@ -637,21 +637,42 @@ pub async fn unarchive(
 pub async fn delete(services: Arc<Services>, _request: Request, tenant: Tenant) -> HandlerResult {
     let table = services.table()?;
     let project = of_tenant(&services, &tenant).await?;
+    // The event names every table, so their records can be cleared after
+    // them; the table count read is a condition, so none is added unseen.
+    let table_ids: Vec<String> = super::tables::all_tables(table, &project.id)
+        .await?
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    let mut counted = vec![Condition::Equals("tables".into(), json!(table_ids.len()))];
+    if table_ids.is_empty() {
+        counted.push(Condition::AttributeAbsent("tables".into()));
+    }
     let mut change = Change::new().write(
         "project",
         Write::Delete {
             key: keys::project(&project.id),
-            condition: Some(Condition::Exists),
+            condition: Some(Condition::And(vec![
+                Condition::Exists,
+                Condition::Or(counted),
+            ])),
         },
     );
     if let Some(slug) = &project.slug {
         change = change.write("old_slug", slug_release(&project, slug));
     }
+    let mut deleted = event(DELETED, &project, &tenant.meta.caller.sub);
+    deleted.detail["table_ids"] = json!(table_ids);
     let change = change
         .write("audit", audited(&tenant.meta, &project, DELETED)?)
-        .event(event(DELETED, &project, &tenant.meta.caller.sub));
-    commit(table, change).await?;
-    no_content()
+        .event(deleted);
+    match change.commit(table).await {
+        Err(ChangeError::Refused("project")) => Err(ApiError::Conflict(
+            crate::http::Conflict::CHANGED_CONCURRENTLY,
+        )),
+        Err(e) => Err(e.into()),
+        Ok(()) => no_content(),
+    }
 }
 
 #[cfg(test)]

@@ -35,6 +35,8 @@ pub const SYSTEM_FIELDS: [(&str, FieldType); 4] = [
     ("updated_at", FieldType::Datetime),
     ("created_by", FieldType::Text),
 ];
+/// A record shows its version beside its fields, so no field takes it.
+pub const VERSION_FIELD: &str = "version";
 /// A field name: a lower-case identifier.
 pub const FIELD_NAME_PATTERN: &str = "^[a-z][a-z0-9_]{0,63}$";
 
@@ -276,7 +278,7 @@ pub fn check_field_name(name: &str) -> Result<(), String> {
             "must be a lower-case identifier (a letter, then letters, digits or _), at most {MAX_FIELD_NAME} characters"
         ));
     }
-    if SYSTEM_FIELDS.iter().any(|(system, _)| *system == name) {
+    if SYSTEM_FIELDS.iter().any(|(system, _)| *system == name) || name == VERSION_FIELD {
         return Err("is a system field's name".into());
     }
     Ok(())
@@ -327,6 +329,31 @@ fn value_fits(spec: &FieldSpec, kind: FieldType, value: &Value) -> Result<(), St
     } else {
         Err("does not fit the field's type and options".into())
     }
+}
+
+impl From<&Field> for FieldSpec {
+    fn from(field: &Field) -> Self {
+        FieldSpec {
+            name: field.name.clone(),
+            kind: field.kind,
+            required: field.required,
+            unique: field.unique,
+            indexed: field.indexed,
+            default: field.default.clone(),
+            min: field.min,
+            max: field.max,
+            pattern: field.pattern.clone(),
+            choices: field.choices.clone(),
+            relation: field.relation.clone(),
+        }
+    }
+}
+
+/// Whether a record's value fits a field: its type and options (the
+/// records API checks every value with it).
+pub fn check_value(field: &Field, value: &Value) -> Result<(), String> {
+    let kind = field.kind;
+    value_fits(&FieldSpec::from(field), kind, value)
 }
 
 /// Checks a spec; `path` prefixes each error's field (`fields[2]`).

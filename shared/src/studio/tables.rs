@@ -371,7 +371,8 @@ pub async fn list(services: Arc<Services>, request: Request, tenant: Tenant) -> 
     json(StatusCode::OK, &Page::new(items, page.next))
 }
 
-async fn load(
+/// The table a route's `{table_id}` names, in the tenant's project.
+pub async fn load(
     services: &Services,
     request: &Request,
     tenant: &Tenant,

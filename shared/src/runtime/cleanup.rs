@@ -1,0 +1,93 @@
+//! The records cleanup worker, on studio's `table.deleted` and
+//! `project.deleted` (delivered by the `runtime-cleanup` rule): it clears
+//! the partition of each deleted table, its records and unique values.
+//! What it clears is unreachable already (the table is gone); deleting what
+//! is absent is fine, so a redelivered event is harmless.
+
+use std::sync::Arc;
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use serde_json::Value;
+
+use crate::ports::table::{Key, MAX_TRANSACTION_WRITES, Query, Write};
+use crate::services::Services;
+
+/// Items read, and deleted in one transaction, at a time.
+const PAGE: u32 = MAX_TRANSACTION_WRITES as u32;
+
+/// Handles one SQS batch; answers the ids of the messages that failed.
+pub async fn handle(services: Arc<Services>, event: SqsEvent) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for message in &event.records {
+        if let Err(error) = clear(&services, message).await {
+            tracing::warn!(message_id = ?message.message_id, %error, "records not cleared");
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = message.message_id.clone().unwrap_or_default();
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}
+
+/// The tables an event says are gone: a deleted table's id, or a deleted
+/// project's `table_ids`.
+fn tables_of(detail: &Value) -> Vec<String> {
+    let one = detail.get("table_id").and_then(Value::as_str);
+    let many = detail.get("table_ids").and_then(Value::as_array);
+    match (one, many) {
+        (Some(id), _) => vec![id.to_string()],
+        (None, Some(ids)) => ids
+            .iter()
+            .filter_map(|id| id.as_str().map(str::to_string))
+            .collect(),
+        (None, None) => Vec::new(),
+    }
+}
+
+async fn clear(services: &Services, message: &SqsMessage) -> Result<(), String> {
+    let body = message.body.as_deref().ok_or("the message has no body")?;
+    let event: EventBridgeEvent<Value> =
+        serde_json::from_str(body).map_err(|e| format!("not an event envelope: {e}"))?;
+    let table = services.table().map_err(|e| e.to_string())?;
+    for table_id in tables_of(&event.detail) {
+        // Always the first page: what was read is deleted before the next read.
+        loop {
+            let page = table
+                .query(&Query::partition(super::partition(&table_id)).limit(PAGE))
+                .await
+                .map_err(|e| e.to_string())?;
+            let deletes = page
+                .items
+                .iter()
+                .map(|item| {
+                    Key::of(item).map(|key| Write::Delete {
+                        key,
+                        condition: None,
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| e.to_string())?;
+            if !deletes.is_empty() {
+                table.transact(deletes).await.map_err(|e| e.to_string())?;
+            }
+            if page.next.is_none() {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_event_names_the_tables_to_clear() {
+        assert_eq!(tables_of(&json!({"table_id": "T1"})), ["T1"]);
+        assert_eq!(tables_of(&json!({"table_ids": ["T1", "T2"]})), ["T1", "T2"]);
+        assert!(tables_of(&json!({"project_id": "P"})).is_empty());
+    }
+}

@@ -1,0 +1,23 @@
+//! Runtime: the generated REST API of every table a builder defines. It
+//! serves the tables studio models ([`crate::studio::tables`] and their
+//! schema), which is the one module edge the layering allows.
+//!
+//! Everything a table's records need lives in the table's own partition
+//! (`RECORDS#<table>`): one table's traffic never queues behind another's,
+//! and clearing a deleted table is clearing one partition.
+
+pub mod cleanup;
+pub mod error;
+pub mod records;
+pub mod routes;
+pub mod values;
+
+pub use error::RuntimeError;
+
+/// The events' module name: `nocode.runtime`.
+pub const EVENTS: &str = "runtime";
+
+/// The partition of a table's records and what keeps them consistent.
+pub fn partition(table_id: &str) -> String {
+    format!("RECORDS#{table_id}")
+}

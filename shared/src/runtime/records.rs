@@ -1,0 +1,439 @@
+//! The records of a table, through the generated API: create, list, get,
+//! replace, update and delete, each checked against the table's current
+//! schema ([`super::values`]).
+//!
+//! Items, in the table's partition: a record is `R#<id>`, its values as
+//! JSON text by field id; a unique field's value is held by
+//! `U#<field>#<value>`, claimed in the record's own transaction, so two
+//! concurrent writes of one value cannot both commit.
+//! Writes are guarded by the record's version (a stale one is a 412 naming
+//! the current version) and commit with their event and audit entry.
+
+use std::sync::Arc;
+
+use lambda_http::Request;
+use lambda_http::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use super::values::{self, Data, Mode};
+use super::{EVENTS, RuntimeError};
+use crate::change::{self, Change, ChangeError};
+use crate::http::{
+    ApiError, DEFAULT_BODY_LIMIT, FieldError, HandlerResult, Page, json, json_body, no_content,
+    page_params, path_param, query_param,
+};
+use crate::ports::events::DomainEvent;
+use crate::ports::table::{Condition, ItemTable, Key, MAX_BATCH_GET, Query, Write, from_item};
+use crate::services::Services;
+use crate::studio::schema::Field;
+use crate::studio::tables::{self, DataTable};
+use crate::tenancy::audit::{self, Target};
+use crate::tenancy::{RequestMeta, Tenant, UserId};
+
+/// `?version=` of a deletion.
+pub const DELETE_QUERY: &[crate::http::schema::QueryParam] = &[crate::http::schema::QueryParam {
+    name: "version",
+    description: "The version read; a stale one is a 412 with the current one",
+    schema: crate::http::schema::version,
+}];
+
+/// The audited action (and event) of a creation.
+pub const CREATED: &str = "record.created";
+/// The audited action (and event) of a change.
+pub const UPDATED: &str = "record.updated";
+/// The audited action (and event) of a deletion.
+pub const DELETED: &str = "record.deleted";
+/// Largest record body.
+const BODY_LIMIT: usize = DEFAULT_BODY_LIMIT;
+/// A unique value's key holds at most this many bytes; a longer one is
+/// held by its hash (a sort key holds 1,024 bytes).
+const MAX_VALUE_KEY: usize = 512;
+
+/// A record as stored.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Stored {
+    id: String,
+    table_id: String,
+    project_id: String,
+    data: String,
+    created_by: UserId,
+    created_at: String,
+    updated_at: String,
+    version: u64,
+}
+
+/// A record as the API shows it: its system fields, its version, and its
+/// values by field name (the table's own fields, as its schema says now).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct RecordView {
+    /// Sortable id.
+    pub id: String,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// When it last changed (RFC 3339).
+    pub updated_at: String,
+    /// Who created it.
+    pub created_by: UserId,
+    /// Moves with every change; send it back to change the record.
+    pub version: u64,
+    /// Its values, by field name.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub values: Map<String, Value>,
+}
+
+/// `POST …/records/`, `PUT` and `PATCH …/records/{id}/`: values by field
+/// name, and for a change the version read.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct RecordBody {
+    /// The version read; a stale one is a 412 with the current one.
+    #[serde(default, deserialize_with = "crate::http::schema::optional_version")]
+    #[schema(schema_with = crate::http::schema::version)]
+    pub version: Option<u64>,
+    /// Values by field name; `null` clears one.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub values: Map<String, Value>,
+}
+
+/// The sort key prefix of a table's records in its partition.
+const RECORD_PREFIX: &str = "R#";
+/// The sort key prefix of the items holding unique values.
+const UNIQUE_PREFIX: &str = "U#";
+
+fn record_key(table_id: &str, record_id: &str) -> Key {
+    Key::new(
+        super::partition(table_id),
+        format!("{RECORD_PREFIX}{record_id}"),
+    )
+}
+
+fn unique_key(table_id: &str, field_id: &str, value: &Value) -> Key {
+    let text = value.to_string();
+    let held = if text.len() > MAX_VALUE_KEY {
+        let hash: String = Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("H#{hash}")
+    } else {
+        format!("V#{text}")
+    };
+    Key::new(
+        super::partition(table_id),
+        format!("{UNIQUE_PREFIX}{field_id}#{held}"),
+    )
+}
+
+fn view(table: &DataTable, stored: &Stored) -> Result<RecordView, ApiError> {
+    let data: Data =
+        serde_json::from_str(&stored.data).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(RecordView {
+        id: stored.id.clone(),
+        created_at: stored.created_at.clone(),
+        updated_at: stored.updated_at.clone(),
+        created_by: stored.created_by.clone(),
+        version: stored.version,
+        values: values::read(&table.fields, &data),
+    })
+}
+
+fn data_of(stored: &Stored) -> Result<Data, ApiError> {
+    serde_json::from_str(&stored.data).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+fn put(stored: &Stored, condition: Condition) -> Result<Write, ApiError> {
+    Ok(Write::Put {
+        item: crate::ports::table::to_keyed_item(stored, record_key(&stored.table_id, &stored.id))?,
+        condition: Some(condition),
+    })
+}
+
+fn audited(
+    meta: &RequestMeta,
+    table: &DataTable,
+    id: &str,
+    action: &str,
+) -> Result<Write, ApiError> {
+    Ok(audit::record(
+        meta,
+        &table.organization_id,
+        action,
+        Target { kind: "record", id },
+    )?)
+}
+
+fn event(detail_type: &str, table: &DataTable, stored: &Stored, by: &UserId) -> DomainEvent {
+    DomainEvent::new(
+        EVENTS,
+        detail_type,
+        json!({
+            "organization_id": table.organization_id,
+            "project_id": table.project_id,
+            "table_id": table.id,
+            "record_id": stored.id,
+            "version": stored.version,
+            "by": by,
+        }),
+    )
+}
+
+/// A unique field's value a write claims.
+struct Claim {
+    field: String,
+    key: Key,
+}
+
+/// The releases and claims of the unique fields whose value changes.
+fn unique_writes(
+    fields: &[Field],
+    table_id: &str,
+    record_id: &str,
+    before: Option<&Data>,
+    after: Option<&Data>,
+) -> Result<(Change, Vec<Claim>), ApiError> {
+    let mut change = Change::new();
+    let mut claims = Vec::new();
+    for field in fields.iter().filter(|f| f.unique) {
+        let old = before.and_then(|d| d.get(&field.id));
+        let new = after.and_then(|d| d.get(&field.id));
+        if old == new {
+            continue;
+        }
+        if let Some(old) = old {
+            let key = unique_key(table_id, &field.id, old);
+            change = change.write("release", change::release(&key, "record_id", record_id));
+        }
+        if let Some(new) = new {
+            let key = unique_key(table_id, &field.id, new);
+            change = change.write("unique", change::claim(&key, "record_id", record_id)?);
+            claims.push(Claim {
+                field: field.name.clone(),
+                key,
+            });
+        }
+    }
+    Ok((change, claims))
+}
+
+/// Which claimed value another record holds: the field to name in a 409.
+async fn taken(store: &dyn ItemTable, claims: &[Claim], record_id: &str) -> ApiError {
+    for claim in claims {
+        if let Ok(Some(item)) = store.get(&claim.key).await
+            && item.get("record_id").and_then(Value::as_str) != Some(record_id)
+        {
+            return RuntimeError::UniqueTaken(claim.field.clone()).into();
+        }
+    }
+    ApiError::Conflict(crate::http::Conflict::CHANGED_CONCURRENTLY)
+}
+
+/// Every record a write's relations name must exist, read in batches.
+async fn check_related(store: &dyn ItemTable, related: &values::Related) -> Result<(), ApiError> {
+    let mut errors = Vec::new();
+    for (field, target, ids) in related {
+        let keys: Vec<Key> = ids.iter().map(|id| record_key(target, id)).collect();
+        let mut found = 0;
+        for chunk in keys.chunks(MAX_BATCH_GET) {
+            found += store.batch_get(chunk).await?.len();
+        }
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        if found < distinct.len() {
+            errors.push(FieldError::new(field, "names a record that does not exist"));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Invalid(errors))
+    }
+}
+
+/// Commits a record change: the record's write first, then its unique
+/// values' releases and claims, its audit entry and its event.
+async fn commit(
+    store: &dyn ItemTable,
+    record: Write,
+    uniques: (Change, Vec<Claim>),
+    tail: Change,
+    record_id: &str,
+    stale: ApiError,
+) -> Result<(), ApiError> {
+    let (unique, claims) = uniques;
+    let change = Change::new()
+        .write("record", record)
+        .then(unique)
+        .then(tail);
+    match change.commit(store).await {
+        Ok(()) => Ok(()),
+        Err(ChangeError::Refused("record")) => Err(stale),
+        Err(ChangeError::Refused("unique")) => Err(taken(store, &claims, record_id).await),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn now() -> String {
+    crate::studio::now()
+}
+
+/// Creates a record (editors).
+pub async fn create(services: Arc<Services>, request: Request, tenant: Tenant) -> HandlerResult {
+    let body: RecordBody = json_body(&request, BODY_LIMIT)?;
+    let table = tables::load(&services, &request, &tenant).await?;
+    let checked = values::write(&table.fields, &body.values, None, Mode::Create)
+        .map_err(ApiError::Invalid)?;
+    let store = services.table()?;
+    check_related(store, &checked.related).await?;
+    let at = now();
+    let stored = Stored {
+        id: ulid::Ulid::generate().to_string(),
+        table_id: table.id.clone(),
+        project_id: table.project_id.to_string(),
+        data: serde_json::to_string(&checked.data)
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
+        created_by: tenant.meta.caller.sub.clone(),
+        created_at: at.clone(),
+        updated_at: at,
+        version: 1,
+    };
+    let uniques = unique_writes(
+        &table.fields,
+        &table.id,
+        &stored.id,
+        None,
+        Some(&checked.data),
+    )?;
+    let tail = Change::new()
+        .write("audit", audited(&tenant.meta, &table, &stored.id, CREATED)?)
+        .event(event(CREATED, &table, &stored, &tenant.meta.caller.sub));
+    let stale = ApiError::Conflict(crate::http::Conflict::CHANGED_CONCURRENTLY);
+    let record = put(&stored, Condition::Absent)?;
+    commit(store, record, uniques, tail, &stored.id, stale).await?;
+    json(StatusCode::CREATED, &view(&table, &stored)?)
+}
+
+/// Lists a table's records in creation order (members).
+pub async fn list(services: Arc<Services>, request: Request, tenant: Tenant) -> HandlerResult {
+    let (limit, cursor) = page_params(&request)?;
+    let table = tables::load(&services, &request, &tenant).await?;
+    let page = services
+        .table()?
+        .query(
+            &Query::partition(super::partition(&table.id))
+                .begins_with(RECORD_PREFIX)
+                .limit(limit)
+                .after(cursor),
+        )
+        .await?;
+    let items = page
+        .items
+        .into_iter()
+        .map(|item| view(&table, &from_item::<Stored>(item)?))
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    json(StatusCode::OK, &Page::new(items, page.next))
+}
+
+async fn load(
+    services: &Services,
+    request: &Request,
+    table: &DataTable,
+) -> Result<Stored, ApiError> {
+    let id = path_param(request, "record_id")?;
+    let item = services
+        .table()?
+        .get(&record_key(&table.id, id))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(from_item(item)?)
+}
+
+/// One record (members).
+pub async fn get(services: Arc<Services>, request: Request, tenant: Tenant) -> HandlerResult {
+    let table = tables::load(&services, &request, &tenant).await?;
+    let stored = load(&services, &request, &table).await?;
+    json(StatusCode::OK, &view(&table, &stored)?)
+}
+
+async fn change_record(
+    services: Arc<Services>,
+    request: Request,
+    tenant: Tenant,
+    mode: Mode,
+) -> HandlerResult {
+    let body: RecordBody = json_body(&request, BODY_LIMIT)?;
+    let table = tables::load(&services, &request, &tenant).await?;
+    let current = load(&services, &request, &table).await?;
+    let before = data_of(&current)?;
+    let checked = values::write(&table.fields, &body.values, Some(&before), mode)
+        .map_err(ApiError::Invalid)?;
+    if body.version.is_some_and(|v| v != current.version) {
+        return Err(ApiError::StaleVersion(Some(current.version)));
+    }
+    let store = services.table()?;
+    check_related(store, &checked.related).await?;
+    let mut next = current.clone();
+    next.data =
+        serde_json::to_string(&checked.data).map_err(|e| ApiError::Internal(e.to_string()))?;
+    next.updated_at = now();
+    next.version += 1;
+    let uniques = unique_writes(
+        &table.fields,
+        &table.id,
+        &next.id,
+        Some(&before),
+        Some(&checked.data),
+    )?;
+    let tail = Change::new()
+        .write("audit", audited(&tenant.meta, &table, &next.id, UPDATED)?)
+        .event(event(UPDATED, &table, &next, &tenant.meta.caller.sub));
+    let record = put(&next, Condition::version_is(current.version))?;
+    let stale = ApiError::StaleVersion(None);
+    commit(store, record, uniques, tail, &next.id, stale).await?;
+    json(StatusCode::OK, &view(&table, &next)?)
+}
+
+/// Replaces a record's values (editors): unnamed fields take their default.
+pub async fn replace(services: Arc<Services>, request: Request, tenant: Tenant) -> HandlerResult {
+    change_record(services, request, tenant, Mode::Replace).await
+}
+
+/// Changes the values a request names (editors).
+pub async fn update(services: Arc<Services>, request: Request, tenant: Tenant) -> HandlerResult {
+    change_record(services, request, tenant, Mode::Merge).await
+}
+
+/// Deletes a record (editors), giving its unique values back.
+pub async fn delete(services: Arc<Services>, request: Request, tenant: Tenant) -> HandlerResult {
+    let table = tables::load(&services, &request, &tenant).await?;
+    let current = load(&services, &request, &table).await?;
+    if let Some(version) = query_param(&request, "version")
+        && version != current.version.to_string()
+    {
+        return Err(ApiError::StaleVersion(Some(current.version)));
+    }
+    let before = data_of(&current)?;
+    let releases = unique_writes(&table.fields, &table.id, &current.id, Some(&before), None)?;
+    let tail = Change::new()
+        .write(
+            "audit",
+            audited(&tenant.meta, &table, &current.id, DELETED)?,
+        )
+        .event(event(DELETED, &table, &current, &tenant.meta.caller.sub));
+    let record = Write::Delete {
+        key: record_key(&table.id, &current.id),
+        condition: Some(Condition::version_is(current.version)),
+    };
+    let stale = ApiError::StaleVersion(None);
+    commit(
+        services.table()?,
+        record,
+        releases,
+        tail,
+        &current.id,
+        stale,
+    )
+    .await?;
+    no_content()
+}
