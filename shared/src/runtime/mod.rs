@@ -8,6 +8,7 @@
 
 pub mod cleanup;
 pub mod error;
+pub mod filter;
 pub mod records;
 pub mod routes;
 pub mod values;
