@@ -271,6 +271,14 @@ impl Problem {
     }
 }
 
+impl From<crate::ports::blobs::BlobError> for ApiError {
+    /// A blob a handler reads or writes is the platform's own: any failure
+    /// is ours (the cause goes to the log only).
+    fn from(error: crate::ports::blobs::BlobError) -> Self {
+        ApiError::Internal(error.to_string())
+    }
+}
+
 impl From<TableError> for ApiError {
     /// The defaults; a handler that knows better (a version condition is
     /// a 412) maps the error itself.

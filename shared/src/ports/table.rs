@@ -730,6 +730,34 @@ pub fn from_item<T: DeserializeOwned>(item: Item) -> TableResult<T> {
         .map_err(|e| TableError::Backend(format!("stored item does not deserialize: {e}")))
 }
 
+/// Deletes every item a query matches (its partition, or those under its
+/// sort key prefix), a page at a time, each page in one transaction of at
+/// most [`MAX_TRANSACTION_WRITES`]. Always reads the first page again:
+/// what was read is gone before the next read. Deleting what is absent is
+/// fine, so a repeated clear is harmless.
+pub async fn delete_matching(table: &dyn ItemTable, query: Query) -> TableResult<()> {
+    let query = query.limit(MAX_TRANSACTION_WRITES as u32);
+    loop {
+        let page = table.query(&query).await?;
+        let deletes = page
+            .items
+            .iter()
+            .map(|item| {
+                Key::of(item).map(|key| Write::Delete {
+                    key,
+                    condition: None,
+                })
+            })
+            .collect::<TableResult<Vec<_>>>()?;
+        if !deletes.is_empty() {
+            table.transact(deletes).await?;
+        }
+        if page.next.is_none() {
+            return Ok(());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

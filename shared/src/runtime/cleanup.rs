@@ -10,11 +10,8 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use serde_json::Value;
 
-use crate::ports::table::{Key, MAX_TRANSACTION_WRITES, Query, Write};
+use crate::ports::table::{Query, delete_matching};
 use crate::services::Services;
-
-/// Items read, and deleted in one transaction, at a time.
-const PAGE: u32 = MAX_TRANSACTION_WRITES as u32;
 
 /// Handles one SQS batch; answers the ids of the messages that failed.
 pub async fn handle(services: Arc<Services>, event: SqsEvent) -> SqsBatchResponse {
@@ -51,30 +48,9 @@ async fn clear(services: &Services, message: &SqsMessage) -> Result<(), String> 
         serde_json::from_str(body).map_err(|e| format!("not an event envelope: {e}"))?;
     let table = services.table().map_err(|e| e.to_string())?;
     for table_id in tables_of(&event.detail) {
-        // Always the first page: what was read is deleted before the next read.
-        loop {
-            let page = table
-                .query(&Query::partition(super::partition(&table_id)).limit(PAGE))
-                .await
-                .map_err(|e| e.to_string())?;
-            let deletes = page
-                .items
-                .iter()
-                .map(|item| {
-                    Key::of(item).map(|key| Write::Delete {
-                        key,
-                        condition: None,
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| e.to_string())?;
-            if !deletes.is_empty() {
-                table.transact(deletes).await.map_err(|e| e.to_string())?;
-            }
-            if page.next.is_none() {
-                break;
-            }
-        }
+        delete_matching(table, Query::partition(super::partition(&table_id)))
+            .await
+            .map_err(|e| e.to_string())?;
     }
     Ok(())
 }

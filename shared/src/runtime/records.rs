@@ -128,8 +128,7 @@ fn unique_key(table_id: &str, field_id: &str, value: &Value) -> Key {
 }
 
 fn view(table: &DataTable, stored: &Stored) -> Result<RecordView, ApiError> {
-    let data: Data =
-        serde_json::from_str(&stored.data).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let data = data_of(stored)?;
     Ok(RecordView {
         id: stored.id.clone(),
         created_at: stored.created_at.clone(),

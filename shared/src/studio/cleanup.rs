@@ -13,11 +13,8 @@ use serde_json::Value;
 
 use super::{keys, pages, projects};
 use crate::ports::blobs::MAX_LIST;
-use crate::ports::table::{Key, MAX_TRANSACTION_WRITES, Query, Write};
+use crate::ports::table::{Query, delete_matching};
 use crate::services::Services;
-
-/// Items read, and deleted in one transaction, at a time.
-const PAGE: u32 = MAX_TRANSACTION_WRITES as u32;
 
 /// Handles one SQS batch; answers the ids of the messages that failed.
 pub async fn handle(services: Arc<Services>, event: SqsEvent) -> SqsBatchResponse {
@@ -73,31 +70,13 @@ async fn clear_items(
     prefix: Option<&str>,
 ) -> Result<(), String> {
     let table = services.table().map_err(|e| e.to_string())?;
-    // Always the first page: what was read is deleted before the next read.
-    loop {
-        let mut query = Query::partition(keys::project_partition(project)).limit(PAGE);
-        if let Some(prefix) = prefix {
-            query = query.begins_with(prefix);
-        }
-        let page = table.query(&query).await.map_err(|e| e.to_string())?;
-        let deletes = page
-            .items
-            .iter()
-            .map(|item| {
-                Key::of(item).map(|key| Write::Delete {
-                    key,
-                    condition: None,
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
-        if !deletes.is_empty() {
-            table.transact(deletes).await.map_err(|e| e.to_string())?;
-        }
-        if page.next.is_none() {
-            return Ok(());
-        }
+    let mut query = Query::partition(keys::project_partition(project));
+    if let Some(prefix) = prefix {
+        query = query.begins_with(prefix);
     }
+    delete_matching(table, query)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Deletes every blob of `bucket` under `prefix`.

@@ -132,10 +132,6 @@ async fn read_bundle(services: &Services, project: &Project) -> Result<Bundle, A
     })
 }
 
-fn blob_error(error: crate::ports::blobs::BlobError) -> ApiError {
-    ApiError::Internal(error.to_string())
-}
-
 /// Writes the project's bundle and answers where to download it (editors).
 pub async fn export(services: Arc<Services>, _request: Request, tenant: Tenant) -> HandlerResult {
     let project = projects::of_tenant(&services, &tenant).await?;
@@ -150,12 +146,8 @@ pub async fn export(services: Arc<Services>, _request: Request, tenant: Tenant) 
     let blobs = services.blobs()?;
     blobs
         .put(BUCKET, &key, Bytes::from(text), "application/json")
-        .await
-        .map_err(blob_error)?;
-    let link = blobs
-        .presign_get(BUCKET, &key, DOWNLOAD_FOR)
-        .await
-        .map_err(blob_error)?;
+        .await?;
+    let link = blobs.presign_get(BUCKET, &key, DOWNLOAD_FOR).await?;
     let entry = audit::record(
         &tenant.meta,
         &project.organization_id,

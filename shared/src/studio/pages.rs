@@ -384,8 +384,7 @@ async fn store(
     services
         .blobs()?
         .put(BUCKET, &blob, Bytes::from(tree_json), "application/json")
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .await?;
     Ok(StoredTree {
         tree_json: None,
         tree_blob: Some(blob),
@@ -395,14 +394,7 @@ async fn store(
 async fn read_tree(services: &Services, stored: &StoredTree) -> Result<Node, ApiError> {
     let bytes = match (&stored.tree_json, &stored.tree_blob) {
         (Some(text), _) => Bytes::from(text.clone()),
-        (None, Some(blob)) => {
-            services
-                .blobs()?
-                .get(BUCKET, blob)
-                .await
-                .map_err(|e| ApiError::Internal(e.to_string()))?
-                .bytes
-        }
+        (None, Some(blob)) => services.blobs()?.get(BUCKET, blob).await?.bytes,
         (None, None) => return Err(ApiError::Internal("a page item holds no tree".into())),
     };
     serde_json::from_slice(&bytes).map_err(|e| ApiError::Internal(e.to_string()))
