@@ -47,7 +47,26 @@ fn problem_schema() -> Schema {
                 utoipa::openapi::schema::ArrayBuilder::new().items(
                     ObjectBuilder::new()
                         .property("field", string())
-                        .property("message", string()),
+                        .property("message", string())
+                        .property(
+                            "position",
+                            ObjectBuilder::new()
+                                .description(Some("where in the field's text: byte offsets"))
+                                .property(
+                                    "start",
+                                    ObjectBuilder::new()
+                                        .schema_type(Type::Integer)
+                                        .minimum(Some(0)),
+                                )
+                                .property(
+                                    "end",
+                                    ObjectBuilder::new()
+                                        .schema_type(Type::Integer)
+                                        .minimum(Some(0)),
+                                )
+                                .required("start")
+                                .required("end"),
+                        ),
                 ),
             )
             .required("type")

@@ -135,6 +135,8 @@ pub struct Services {
     events: Option<Arc<dyn EventBus>>,
     identity: Option<Arc<dyn Identity>>,
     mailer: Option<Arc<dyn Mailer>>,
+    /// Secrets kept in the table, as this process read them once.
+    secrets: Arc<std::sync::Mutex<std::collections::BTreeMap<&'static str, Vec<u8>>>>,
 }
 
 impl std::fmt::Debug for Services {
@@ -276,6 +278,18 @@ impl Services {
         Ok(services)
     }
 
+    /// A secret this process already read from its table.
+    pub fn remembered(&self, name: &str) -> Option<Vec<u8>> {
+        self.secrets.lock().ok()?.get(name).cloned()
+    }
+
+    /// Keeps a secret read from the table for the process's life.
+    pub fn remember(&self, name: &'static str, secret: Vec<u8>) {
+        if let Ok(mut secrets) = self.secrets.lock() {
+            secrets.insert(name, secret);
+        }
+    }
+
     /// The same backend with only `ports` (the gateway gives each route
     /// exactly what it declares, as its Lambda function would build).
     pub fn only(&self, ports: &[Port]) -> Self {
@@ -288,6 +302,7 @@ impl Services {
             events: self.events.clone().filter(|_| keep(Port::Events)),
             identity: self.identity.clone().filter(|_| keep(Port::Identity)),
             mailer: self.mailer.clone().filter(|_| keep(Port::Mail)),
+            secrets: self.secrets.clone(),
         }
     }
 

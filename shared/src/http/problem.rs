@@ -24,6 +24,19 @@ pub struct FieldError {
     pub field: String,
     /// What is wrong with it, for a person.
     pub message: String,
+    /// Where in the field's text, for a query written in a language (a
+    /// filter, a sort): byte offsets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<Position>,
+}
+
+/// A byte range of a request's text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Position {
+    /// First byte.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
 }
 
 impl FieldError {
@@ -32,7 +45,14 @@ impl FieldError {
         Self {
             field: field.into(),
             message: message.into(),
+            position: None,
         }
+    }
+
+    /// The same error, at a byte range of the field's text.
+    pub fn at(mut self, start: usize, end: usize) -> Self {
+        self.position = Some(Position { start, end });
+        self
     }
 }
 
@@ -77,6 +97,15 @@ pub enum ApiError {
     /// 400: the request cannot be read (malformed JSON, bad query string).
     #[error("malformed request: {0}")]
     Malformed(String),
+    /// 400: a query parameter in a language of ours (a filter, a sort)
+    /// does not hold, or asks more than the route reads; its own code.
+    #[error("bad query {code}")]
+    BadQuery {
+        /// The stable code, listed in docs/problems.md.
+        code: &'static str,
+        /// The parameters, with where they are wrong.
+        errors: Vec<FieldError>,
+    },
     /// 401: no valid credentials.
     #[error("authentication required")]
     Unauthenticated,
@@ -132,7 +161,7 @@ impl ApiError {
     /// The HTTP status.
     pub fn status(&self) -> u16 {
         match self {
-            ApiError::Malformed(_) => 400,
+            ApiError::Malformed(_) | ApiError::BadQuery { .. } => 400,
             ApiError::Unauthenticated | ApiError::InvalidCredentials => 401,
             ApiError::AccountNotConfirmed => 403,
             ApiError::Forbidden => 403,
@@ -151,6 +180,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Malformed(_) => "malformed_request",
+            ApiError::BadQuery { code, .. } => code,
             ApiError::Unauthenticated => "unauthenticated",
             ApiError::InvalidCredentials => "invalid_credentials",
             ApiError::AccountNotConfirmed => "account_not_confirmed",
@@ -170,6 +200,7 @@ impl ApiError {
     fn title(&self) -> &'static str {
         match self {
             ApiError::Malformed(_) => "Malformed request",
+            ApiError::BadQuery { .. } => "Bad query",
             ApiError::Unauthenticated => "Authentication required",
             ApiError::InvalidCredentials => "Invalid credentials",
             ApiError::AccountNotConfirmed => "Account not confirmed",
@@ -189,6 +220,11 @@ impl ApiError {
     fn detail(&self) -> String {
         match self {
             ApiError::Malformed(why) => why.clone(),
+            ApiError::BadQuery { errors, .. } => errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; "),
             ApiError::Conflict(conflict) => conflict.detail.into(),
             ApiError::Unauthenticated => {
                 "Sign in and send the access token as a Bearer token.".into()
@@ -220,7 +256,7 @@ impl ApiError {
             code: self.code(),
             detail: self.detail(),
             errors: match self {
-                ApiError::Invalid(errors) => errors.clone(),
+                ApiError::Invalid(errors) | ApiError::BadQuery { errors, .. } => errors.clone(),
                 ApiError::Limit(limit) => vec![FieldError::new(&limit.field, &limit.detail)],
                 ApiError::Conflict(Conflict {
                     field: Some(field),

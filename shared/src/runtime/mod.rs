@@ -7,8 +7,13 @@
 //! and clearing a deleted table is clearing one partition.
 
 pub mod cleanup;
+pub mod cursor;
 pub mod error;
 pub mod filter;
+pub mod keys;
+pub mod listing;
+pub mod plan;
+pub mod predicate;
 pub mod records;
 pub mod routes;
 pub mod values;

@@ -5,7 +5,10 @@
 //! Items, in the table's partition: a record is `R#<id>`, its values as
 //! JSON text by field id; a unique field's value is held by
 //! `U#<field>#<value>`, claimed in the record's own transaction, so two
-//! concurrent writes of one value cannot both commit.
+//! concurrent writes of one value cannot both commit; an indexed field's
+//! value has an entry `I#<field>#<generation>#<key>#<id>` (the key of
+//! [`super::keys`]), moved in the same transaction, so a list reads its
+//! order without reading the table ([`super::listing`]).
 //! Writes are guarded by the record's version (a stale one is a 412 naming
 //! the current version) and commit with their event and audit entry.
 
@@ -17,15 +20,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use super::keys;
+use super::plan::{RECORD_PREFIX, entry_key};
 use super::values::{self, Data, Mode};
 use super::{EVENTS, RuntimeError};
 use crate::change::{self, Change, ChangeError};
 use crate::http::{
-    ApiError, DEFAULT_BODY_LIMIT, FieldError, HandlerResult, Page, json, json_body, no_content,
-    page_params, path_param, query_param,
+    ApiError, DEFAULT_BODY_LIMIT, FieldError, HandlerResult, json, json_body, no_content,
+    path_param, query_param,
 };
 use crate::ports::events::DomainEvent;
-use crate::ports::table::{Condition, ItemTable, Key, MAX_BATCH_GET, Query, Write, from_item};
+use crate::ports::table::{Condition, ItemTable, Key, MAX_BATCH_GET, Write, from_item, to_item};
 use crate::services::Services;
 use crate::studio::schema::Field;
 use crate::studio::tables::{self, DataTable};
@@ -53,15 +58,15 @@ const MAX_VALUE_KEY: usize = 512;
 
 /// A record as stored.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-struct Stored {
-    id: String,
-    table_id: String,
-    project_id: String,
-    data: String,
-    created_by: UserId,
-    created_at: String,
-    updated_at: String,
-    version: u64,
+pub(super) struct Stored {
+    pub(super) id: String,
+    pub(super) table_id: String,
+    pub(super) project_id: String,
+    pub(super) data: String,
+    pub(super) created_by: UserId,
+    pub(super) created_at: String,
+    pub(super) updated_at: String,
+    pub(super) version: u64,
 }
 
 /// A record as the API shows it: its system fields, its version, and its
@@ -82,6 +87,11 @@ pub struct RecordView {
     #[serde(flatten)]
     #[schema(value_type = Object)]
     pub values: Map<String, Value>,
+    /// The records its relations name, by field, when a list asked
+    /// `expand=`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub expand: Option<Map<String, Value>>,
 }
 
 /// `POST …/records/`, `PUT` and `PATCH …/records/{id}/`: values by field
@@ -98,12 +108,10 @@ pub struct RecordBody {
     pub values: Map<String, Value>,
 }
 
-/// The sort key prefix of a table's records in its partition.
-const RECORD_PREFIX: &str = "R#";
 /// The sort key prefix of the items holding unique values.
 const UNIQUE_PREFIX: &str = "U#";
 
-fn record_key(table_id: &str, record_id: &str) -> Key {
+pub(super) fn record_key(table_id: &str, record_id: &str) -> Key {
     Key::new(
         super::partition(table_id),
         format!("{RECORD_PREFIX}{record_id}"),
@@ -127,7 +135,7 @@ fn unique_key(table_id: &str, field_id: &str, value: &Value) -> Key {
     )
 }
 
-fn view(table: &DataTable, stored: &Stored) -> Result<RecordView, ApiError> {
+pub(super) fn view(table: &DataTable, stored: &Stored) -> Result<RecordView, ApiError> {
     let data = data_of(stored)?;
     Ok(RecordView {
         id: stored.id.clone(),
@@ -136,10 +144,11 @@ fn view(table: &DataTable, stored: &Stored) -> Result<RecordView, ApiError> {
         created_by: stored.created_by.clone(),
         version: stored.version,
         values: values::read(&table.fields, &data),
+        expand: None,
     })
 }
 
-fn data_of(stored: &Stored) -> Result<Data, ApiError> {
+pub(super) fn data_of(stored: &Stored) -> Result<Data, ApiError> {
     serde_json::from_str(&stored.data).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
@@ -217,6 +226,69 @@ fn unique_writes(
     Ok((change, claims))
 }
 
+/// The index entries of the indexed fields whose value changes: the old
+/// one deleted, the new one put. Every record has one entry per indexed
+/// field (`null` included), so a sort on the field reads every record.
+fn index_writes(
+    fields: &[Field],
+    table_id: &str,
+    record_id: &str,
+    before: Option<&Data>,
+    after: Option<&Data>,
+) -> Result<Change, ApiError> {
+    let mut change = Change::new();
+    let partition = super::partition(table_id);
+    for field in fields.iter().filter(|f| f.indexed) {
+        let key_of = |data: Option<&Data>| {
+            data.map(|d| {
+                let value = keys::scalar(field.kind, d.get(&field.id));
+                keys::encode(&value.unwrap_or(keys::Scalar::Null))
+            })
+        };
+        let (old, new) = (key_of(before), key_of(after));
+        if old == new {
+            continue;
+        }
+        let generation = field.index_generation;
+        if let Some(old) = old {
+            let sk = entry_key(&field.id, generation, &old, record_id);
+            change = change.write(
+                "index",
+                Write::Delete {
+                    key: Key::new(partition.clone(), sk),
+                    condition: None,
+                },
+            );
+        }
+        if let Some(new) = new {
+            let sk = entry_key(&field.id, generation, &new, record_id);
+            let item = to_item(&json!({"pk": partition, "sk": sk, "record_id": record_id}))?;
+            change = change.write(
+                "index",
+                Write::Put {
+                    item,
+                    condition: None,
+                },
+            );
+        }
+    }
+    Ok(change)
+}
+
+/// Everything a record's keys need for a write from `before` to `after`:
+/// its unique values' releases and claims, then its index entries' moves.
+fn keyed(
+    fields: &[Field],
+    table_id: &str,
+    record_id: &str,
+    before: Option<&Data>,
+    after: Option<&Data>,
+) -> Result<(Change, Vec<Claim>), ApiError> {
+    let (unique, claims) = unique_writes(fields, table_id, record_id, before, after)?;
+    let index = index_writes(fields, table_id, record_id, before, after)?;
+    Ok((unique.then(index), claims))
+}
+
 /// Which claimed value another record holds: the field to name in a 409.
 async fn taken(store: &dyn ItemTable, claims: &[Claim], record_id: &str) -> ApiError {
     for claim in claims {
@@ -285,9 +357,13 @@ pub async fn create(services: Arc<Services>, request: Request, tenant: Tenant) -
         .map_err(ApiError::Invalid)?;
     let store = services.table()?;
     check_related(store, &checked.related).await?;
-    let at = now();
+    // `created_at` is the id's own moment, so the id order is the order
+    // of `created_at` and a sort on it reads the records in id order.
+    let id = ulid::Ulid::generate();
+    let at = chrono::DateTime::<chrono::Utc>::from(id.datetime())
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let stored = Stored {
-        id: ulid::Ulid::generate().to_string(),
+        id: id.to_string(),
         table_id: table.id.clone(),
         project_id: table.project_id.to_string(),
         data: serde_json::to_string(&checked.data)
@@ -297,7 +373,7 @@ pub async fn create(services: Arc<Services>, request: Request, tenant: Tenant) -
         updated_at: at,
         version: 1,
     };
-    let uniques = unique_writes(
+    let uniques = keyed(
         &table.fields,
         &table.id,
         &stored.id,
@@ -311,27 +387,6 @@ pub async fn create(services: Arc<Services>, request: Request, tenant: Tenant) -
     let record = put(&stored, Condition::Absent)?;
     commit(store, record, uniques, tail, &stored.id, stale).await?;
     json(StatusCode::CREATED, &view(&table, &stored)?)
-}
-
-/// Lists a table's records in creation order (members).
-pub async fn list(services: Arc<Services>, request: Request, tenant: Tenant) -> HandlerResult {
-    let (limit, cursor) = page_params(&request)?;
-    let table = tables::load(&services, &request, &tenant).await?;
-    let page = services
-        .table()?
-        .query(
-            &Query::partition(super::partition(&table.id))
-                .begins_with(RECORD_PREFIX)
-                .limit(limit)
-                .after(cursor),
-        )
-        .await?;
-    let items = page
-        .items
-        .into_iter()
-        .map(|item| view(&table, &from_item::<Stored>(item)?))
-        .collect::<Result<Vec<_>, ApiError>>()?;
-    json(StatusCode::OK, &Page::new(items, page.next))
 }
 
 async fn load(
@@ -377,7 +432,7 @@ async fn change_record(
         serde_json::to_string(&checked.data).map_err(|e| ApiError::Internal(e.to_string()))?;
     next.updated_at = now();
     next.version += 1;
-    let uniques = unique_writes(
+    let uniques = keyed(
         &table.fields,
         &table.id,
         &next.id,
@@ -413,7 +468,7 @@ pub async fn delete(services: Arc<Services>, request: Request, tenant: Tenant) -
         return Err(ApiError::StaleVersion(Some(current.version)));
     }
     let before = data_of(&current)?;
-    let releases = unique_writes(&table.fields, &table.id, &current.id, Some(&before), None)?;
+    let releases = keyed(&table.fields, &table.id, &current.id, Some(&before), None)?;
     let tail = Change::new()
         .write(
             "audit",

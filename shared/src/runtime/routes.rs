@@ -1,7 +1,6 @@
 //! Runtime's functions: the records of every table.
 
-use super::{cleanup, records};
-use crate::http::schema;
+use super::{cleanup, listing, records};
 use crate::routes::{Access, ApiRoute, BodySchema, Module, Trigger, WorkerRoute, scoped};
 use crate::services::Port;
 use crate::tenancy::Role;
@@ -46,13 +45,13 @@ const API: &[ApiRoute] = &[
         path: RECORDS,
         access: Access::project("id", Role::Viewer),
         ports: &[Port::Table],
-        summary: "A table's records in creation order (members)",
+        summary: "A table's records: filtered, sorted, paged with a signed cursor, counted, trimmed and expanded (members)",
         request: None,
-        query: schema::PAGE,
-        response: Some(BodySchema::page_of::<records::RecordView>()),
+        query: listing::QUERY,
+        response: Some(BodySchema::of::<listing::RecordPage>()),
         status: 200,
         refusals: &[],
-        handler: scoped!(records::list),
+        handler: scoped!(listing::list),
     },
     ApiRoute {
         function: "runtime-records-get",

@@ -241,7 +241,7 @@ pub fn check(bundle: &Bundle) -> Result<(), Vec<FieldError>> {
             Err(SchemaError::TooManyKeyedFields) => errors.push(FieldError::new(
                 format!("{at}.fields"),
                 format!(
-                    "hold at most {} unique or indexed fields",
+                    "keep at most {} keys (each unique field one, each indexed field one)",
                     schema::MAX_KEYED_FIELDS
                 ),
             )),

@@ -112,7 +112,9 @@ impl From<StudioError> for ApiError {
             ),
             StudioError::TooManyKeyedFields(field) => limit(
                 "too_many_keyed_fields",
-                format!("A table holds at most {MAX_KEYED_FIELDS} unique or indexed fields."),
+                format!(
+                    "A table keeps at most {MAX_KEYED_FIELDS} keys: each unique field counts one, each indexed field one."
+                ),
                 field,
             ),
             StudioError::TooManyComponents => limit(

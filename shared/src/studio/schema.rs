@@ -15,9 +15,12 @@ use crate::http::FieldError;
 
 /// Most fields a table holds.
 pub const MAX_FIELDS: usize = 100;
-/// Most fields that are unique or indexed: a record's write holds one
-/// table write for each, the record and its event, in one transaction.
-pub const MAX_KEYED_FIELDS: usize = 20;
+/// Most keys a table's fields keep: each unique field counts one, each
+/// indexed field one (a field both unique and indexed, two). A record's
+/// write releases and claims two items for each key whose value changes,
+/// beside the record, its audit entry and its event, all in one
+/// transaction of at most [`crate::ports::table::MAX_TRANSACTION_WRITES`].
+pub const MAX_KEYED_FIELDS: usize = 10;
 /// Longest field name.
 pub const MAX_FIELD_NAME: usize = 64;
 /// Longest pattern a field may carry, in characters.
@@ -37,6 +40,8 @@ pub const SYSTEM_FIELDS: [(&str, FieldType); 4] = [
 ];
 /// A record shows its version beside its fields, so no field takes it.
 pub const VERSION_FIELD: &str = "version";
+/// A list shows a record's expanded relations under this name.
+pub const EXPAND_FIELD: &str = "expand";
 /// A field name: a lower-case identifier.
 pub const FIELD_NAME_PATTERN: &str = "^[a-z][a-z0-9_]{0,63}$";
 
@@ -188,12 +193,38 @@ pub struct Field {
     pub choices: Option<Vec<String>>,
     /// The table a relation field points at.
     pub relation: Option<Relation>,
+    /// The generation of its index: a new one is built whenever the field
+    /// becomes indexed or its type changes the index's order.
+    #[serde(default)]
+    pub index_generation: u32,
+    /// Whether its index holds every record: a new index is filled by the
+    /// runtime's index worker, and filters use it once it is ready.
+    #[serde(default = "ready")]
+    pub index_ready: bool,
+}
+
+fn ready() -> bool {
+    true
 }
 
 impl Field {
-    /// Whether a record write keeps an extra item for this field.
-    pub fn is_keyed(&self) -> bool {
-        self.unique || self.indexed
+    /// How many keys a record write keeps for this field.
+    pub fn keys(&self) -> usize {
+        usize::from(self.unique) + usize::from(self.indexed)
+    }
+}
+
+/// Which types order alike in an index: a type change within one class
+/// keeps the index.
+fn key_class(kind: FieldType) -> u8 {
+    use FieldType::*;
+    match kind {
+        Integer | Decimal => 0,
+        Text | Email | Url | SingleSelect | Relation => 1,
+        Date => 2,
+        Datetime => 3,
+        Boolean => 4,
+        _ => 5,
     }
 }
 
@@ -278,7 +309,10 @@ pub fn check_field_name(name: &str) -> Result<(), String> {
             "must be a lower-case identifier (a letter, then letters, digits or _), at most {MAX_FIELD_NAME} characters"
         ));
     }
-    if SYSTEM_FIELDS.iter().any(|(system, _)| *system == name) || name == VERSION_FIELD {
+    if SYSTEM_FIELDS.iter().any(|(system, _)| *system == name)
+        || name == VERSION_FIELD
+        || name == EXPAND_FIELD
+    {
         return Err("is a system field's name".into());
     }
     Ok(())
@@ -487,7 +521,23 @@ fn build(id: String, spec: &FieldSpec, kind: FieldType) -> Field {
         pattern: spec.pattern.clone(),
         choices: spec.choices.clone(),
         relation: spec.relation.clone(),
+        index_generation: u32::from(spec.indexed),
+        index_ready: true,
     }
+}
+
+/// A changed field keeps its index when it stays indexed in the same key
+/// class; one that becomes indexed (or changes class) gets a new
+/// generation, to be built.
+fn rebuilt(before: &Field, mut after: Field) -> Field {
+    after.index_generation = before.index_generation;
+    after.index_ready = before.index_ready || !before.indexed;
+    let same = before.indexed && key_class(before.kind) == key_class(after.kind);
+    if after.indexed && !same {
+        after.index_generation += 1;
+        after.index_ready = false;
+    }
+    after
 }
 
 /// The limits and the name uniqueness of a whole schema.
@@ -495,7 +545,7 @@ fn check_whole(fields: &[Field], path: &str) -> Result<(), SchemaError> {
     if fields.len() > MAX_FIELDS {
         return Err(SchemaError::TooManyFields);
     }
-    if fields.iter().filter(|f| f.is_keyed()).count() > MAX_KEYED_FIELDS {
+    if fields.iter().map(Field::keys).sum::<usize>() > MAX_KEYED_FIELDS {
         return Err(SchemaError::TooManyKeyedFields);
     }
     let mut seen = std::collections::HashSet::new();
@@ -553,7 +603,12 @@ pub fn apply(fields: &[Field], changes: &[SchemaChange]) -> Result<Vec<Field>, S
         };
         match change {
             SchemaChange::AddField { field } => match check_spec(field, &format!("{path}.field")) {
-                Ok(kind) => next.push(build(new_field_id(), field, kind)),
+                // A new field's index covers the records the table holds
+                // once the index worker has filled it.
+                Ok(kind) => next.push(Field {
+                    index_ready: !field.indexed,
+                    ..build(new_field_id(), field, kind)
+                }),
                 Err(e) => errors.extend(e),
             },
             SchemaChange::RenameField { field_id, name } => match position(field_id, &next) {
@@ -581,7 +636,9 @@ pub fn apply(fields: &[Field], changes: &[SchemaChange]) -> Result<Vec<Field>, S
                             ),
                         ));
                     }
-                    Ok(kind) => next[at] = build(next[at].id.clone(), field, kind),
+                    Ok(kind) => {
+                        next[at] = rebuilt(&next[at], build(next[at].id.clone(), field, kind))
+                    }
                     Err(e) => errors.extend(e),
                 },
             },

@@ -377,14 +377,23 @@ pub async fn load(
     request: &Request,
     tenant: &Tenant,
 ) -> Result<DataTable, ApiError> {
-    let project = tenant.project_id.as_ref().ok_or(ApiError::NotFound)?;
     let table_id = path_param(request, "table_id")?;
-    let item = services
-        .table()?
-        .get(&key(project, table_id))
+    find(services, tenant, table_id)
         .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok(from_item(item)?)
+        .ok_or(ApiError::NotFound)
+}
+
+/// A table of the tenant's project, by id.
+pub async fn find(
+    services: &Services,
+    tenant: &Tenant,
+    table_id: &str,
+) -> Result<Option<DataTable>, ApiError> {
+    let project = tenant.project_id.as_ref().ok_or(ApiError::NotFound)?;
+    match services.table()?.get(&key(project, table_id)).await? {
+        Some(item) => Ok(Some(from_item(item)?)),
+        None => Ok(None),
+    }
 }
 
 /// One table (members).
