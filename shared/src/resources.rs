@@ -56,6 +56,12 @@ pub const QUEUES: &[QueueSpec] = &[
         max_receives: 5,
         visibility_timeout: Duration::from_secs(60),
     },
+    // Filling an index goes on in continuations, each within one run.
+    QueueSpec {
+        name: "runtime-index",
+        max_receives: 5,
+        visibility_timeout: Duration::from_secs(60),
+    },
 ];
 
 /// The spec of a declared queue, if `name` is one (dead-letter queues are not).
@@ -161,6 +167,13 @@ pub const RULES: &[Rule] = &[
         source: Match::OneOf(&["nocode.studio"]),
         detail_type: Match::OneOf(&["table.deleted", "project.deleted"]),
         target_queue: "runtime-cleanup",
+    },
+    // A schema change's new indexes are filled, its dropped ones cleared.
+    Rule {
+        name: "runtime-index",
+        source: Match::OneOf(&["nocode.studio"]),
+        detail_type: Match::OneOf(&["table.schema_changed"]),
+        target_queue: "runtime-index",
     },
 ];
 

@@ -346,6 +346,101 @@ async fn past_the_scan_budget_a_query_names_the_field_to_index(app: TestApp) {
     app.stop().await;
 }
 
+/// Index entries of one field's generation, read through the table port.
+async fn entries(app: &TestApp, table: &str, field: &str, generation: u32) -> usize {
+    let store = app.services.table().expect("table");
+    let query = shared::ports::table::Query::partition(shared::runtime::partition(table))
+        .begins_with(format!("I#{field}#{generation}#"))
+        .limit(1000);
+    store
+        .query(&query)
+        .await
+        .map(|p| p.items.len())
+        .unwrap_or(0)
+}
+
+async fn a_new_index_is_filled_then_used_and_a_dropped_one_cleared(app: TestApp) {
+    let t = setup(&app).await;
+    for m in [3, 1, 2, 1] {
+        create(&app, &t, &t.tasks, json!({"m": m})).await;
+    }
+    let path = format!("/api/v1/studio/projects/{}/tables/{}", t.project, t.tasks);
+    let (_, table) = app
+        .json(Method::GET, &path, None, Some(&t.owner.access))
+        .await;
+    let field = |table: &Value, name: &str| {
+        table["fields"]
+            .as_array()
+            .and_then(|f| f.iter().find(|f| f["name"] == name))
+            .cloned()
+            .expect("a field")
+    };
+    let m = field(&table, "m")["id"].as_str().expect("id").to_string();
+    let change = |kind: &str| {
+        json!({"changes": [{"op": "change_field", "field_id": m,
+                            "field": {"name": "m", "type": kind, "indexed": true}}]})
+    };
+    let (status, changed) = app
+        .json(
+            Method::PATCH,
+            &path,
+            Some(change("integer")),
+            Some(&t.owner.access),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    let shown = field(&changed, "m");
+    assert_eq!(
+        (
+            shown["index_ready"].clone(),
+            shown["index_generation"].clone()
+        ),
+        (json!(false), json!(1))
+    );
+    let ready = nocode_tests::eventually(std::time::Duration::from_secs(30), || async {
+        let (_, table) = app
+            .json(Method::GET, &path, None, Some(&t.owner.access))
+            .await;
+        (field(&table, "m")["index_ready"] == true).then_some(())
+    })
+    .await;
+    assert!(ready.is_some(), "the index was filled and marked ready");
+    assert_eq!(entries(&app, &t.tasks, &m, 1).await, 4);
+    let (_, page) = list(&app, &t, &t.tasks, &[("sort", "-m"), ("filter", "m <= 2")]).await;
+    let values: Vec<i64> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|r| r["m"].as_i64())
+        .collect();
+    assert_eq!(values, [2, 1, 1]);
+    // A type change that orders differently builds a new generation and
+    // clears the old one.
+    let (status, changed) = app
+        .json(
+            Method::PATCH,
+            &path,
+            Some(change("text")),
+            Some(&t.owner.access),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(field(&changed, "m")["index_generation"], 2);
+    let rebuilt = nocode_tests::eventually(std::time::Duration::from_secs(30), || async {
+        let old = entries(&app, &t.tasks, &m, 1).await;
+        let new = entries(&app, &t.tasks, &m, 2).await;
+        (old == 0 && new == 4).then_some(())
+    })
+    .await;
+    assert!(
+        rebuilt.is_some(),
+        "generation 2 filled, generation 1 cleared"
+    );
+    let (_, page) = list(&app, &t, &t.tasks, &[("filter", "m = '1'")]).await;
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(2));
+    app.stop().await;
+}
+
 // The property test: random records, random filters and sorts.
 
 #[derive(Clone, Debug)]
@@ -603,5 +698,6 @@ async fn random_filters_and_sorts_agree_with_an_evaluation_of_their_own(app: Tes
 crate::helpers::on_both_backends!(
     filters_sorts_pages_counts_trims_and_expands,
     past_the_scan_budget_a_query_names_the_field_to_index,
+    a_new_index_is_filled_then_used_and_a_dropped_one_cleared,
     random_filters_and_sorts_agree_with_an_evaluation_of_their_own,
 );

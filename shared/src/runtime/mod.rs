@@ -10,6 +10,7 @@ pub mod cleanup;
 pub mod cursor;
 pub mod error;
 pub mod filter;
+pub mod indexer;
 pub mod keys;
 pub mod listing;
 pub mod plan;

@@ -226,6 +226,26 @@ fn unique_writes(
     Ok((change, claims))
 }
 
+/// A field's index key of a record's stored values.
+pub(super) fn index_key(field: &Field, data: &Data) -> String {
+    let value = keys::scalar(field.kind, data.get(&field.id));
+    keys::encode(&value.unwrap_or(keys::Scalar::Null))
+}
+
+/// The index entry of a record under `key`.
+pub(super) fn entry_item(
+    table_id: &str,
+    field_id: &str,
+    generation: u32,
+    key: &str,
+    record_id: &str,
+) -> Result<crate::ports::table::Item, ApiError> {
+    let sk = entry_key(field_id, generation, key, record_id);
+    Ok(to_item(
+        &json!({"pk": super::partition(table_id), "sk": sk, "record_id": record_id}),
+    )?)
+}
+
 /// The index entries of the indexed fields whose value changes: the old
 /// one deleted, the new one put. Every record has one entry per indexed
 /// field (`null` included), so a sort on the field reads every record.
@@ -239,12 +259,7 @@ fn index_writes(
     let mut change = Change::new();
     let partition = super::partition(table_id);
     for field in fields.iter().filter(|f| f.indexed) {
-        let key_of = |data: Option<&Data>| {
-            data.map(|d| {
-                let value = keys::scalar(field.kind, d.get(&field.id));
-                keys::encode(&value.unwrap_or(keys::Scalar::Null))
-            })
-        };
+        let key_of = |data: Option<&Data>| data.map(|d| index_key(field, d));
         let (old, new) = (key_of(before), key_of(after));
         if old == new {
             continue;
@@ -261,8 +276,7 @@ fn index_writes(
             );
         }
         if let Some(new) = new {
-            let sk = entry_key(&field.id, generation, &new, record_id);
-            let item = to_item(&json!({"pk": partition, "sk": sk, "record_id": record_id}))?;
+            let item = entry_item(table_id, &field.id, generation, &new, record_id)?;
             change = change.write(
                 "index",
                 Write::Put {
@@ -326,6 +340,7 @@ async fn check_related(store: &dyn ItemTable, related: &values::Related) -> Resu
 /// values' releases and claims, its audit entry and its event.
 async fn commit(
     store: &dyn ItemTable,
+    table: &DataTable,
     record: Write,
     uniques: (Change, Vec<Claim>),
     tail: Change,
@@ -333,8 +348,11 @@ async fn commit(
     stale: ApiError,
 ) -> Result<(), ApiError> {
     let (unique, claims) = uniques;
+    // Checked against this schema, the write commits only while it holds:
+    // a field indexed meanwhile is never missed by the index worker.
     let change = Change::new()
         .write("record", record)
+        .write("schema", tables::schema_guard(table))
         .then(unique)
         .then(tail);
     match change.commit(store).await {
@@ -385,7 +403,7 @@ pub async fn create(services: Arc<Services>, request: Request, tenant: Tenant) -
         .event(event(CREATED, &table, &stored, &tenant.meta.caller.sub));
     let stale = ApiError::Conflict(crate::http::Conflict::CHANGED_CONCURRENTLY);
     let record = put(&stored, Condition::Absent)?;
-    commit(store, record, uniques, tail, &stored.id, stale).await?;
+    commit(store, &table, record, uniques, tail, &stored.id, stale).await?;
     json(StatusCode::CREATED, &view(&table, &stored)?)
 }
 
@@ -444,7 +462,7 @@ async fn change_record(
         .event(event(UPDATED, &table, &next, &tenant.meta.caller.sub));
     let record = put(&next, Condition::version_is(current.version))?;
     let stale = ApiError::StaleVersion(None);
-    commit(store, record, uniques, tail, &next.id, stale).await?;
+    commit(store, &table, record, uniques, tail, &next.id, stale).await?;
     json(StatusCode::OK, &view(&table, &next)?)
 }
 
@@ -482,6 +500,7 @@ pub async fn delete(services: Arc<Services>, request: Request, tenant: Tenant) -
     let stale = ApiError::StaleVersion(None);
     commit(
         services.table()?,
+        &table,
         record,
         releases,
         tail,

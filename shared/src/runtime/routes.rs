@@ -1,6 +1,6 @@
 //! Runtime's functions: the records of every table.
 
-use super::{cleanup, listing, records};
+use super::{cleanup, indexer, listing, records};
 use crate::routes::{Access, ApiRoute, BodySchema, Module, Trigger, WorkerRoute, scoped};
 use crate::services::Port;
 use crate::tenancy::Role;
@@ -12,15 +12,26 @@ pub const MODULE: Module = Module {
     workers: WORKERS,
 };
 
-const WORKERS: &[WorkerRoute] = &[WorkerRoute {
-    function: "runtime-cleanup",
-    trigger: Trigger::Queue {
-        queue: "runtime-cleanup",
-        handler: |services, event| Box::pin(cleanup::handle(services, event)),
+const WORKERS: &[WorkerRoute] = &[
+    WorkerRoute {
+        function: "runtime-cleanup",
+        trigger: Trigger::Queue {
+            queue: "runtime-cleanup",
+            handler: |services, event| Box::pin(cleanup::handle(services, event)),
+        },
+        ports: &[Port::Table],
+        summary: "Clears a deleted table's records and unique values",
     },
-    ports: &[Port::Table],
-    summary: "Clears a deleted table's records and unique values",
-}];
+    WorkerRoute {
+        function: "runtime-index",
+        trigger: Trigger::Queue {
+            queue: indexer::QUEUE,
+            handler: |services, event| Box::pin(indexer::handle(services, event)),
+        },
+        ports: &[Port::Table, Port::Queue],
+        summary: "Fills a new index from a table's records and clears dropped ones",
+    },
+];
 
 const RECORDS: &str = "/api/v1/runtime/projects/{id}/tables/{table_id}/records";
 

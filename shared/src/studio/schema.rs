@@ -587,6 +587,22 @@ pub fn fields_at(specs: &[FieldSpec], path: &str) -> Result<Vec<Field>, SchemaEr
     Ok(fields)
 }
 
+/// The indexes a schema change leaves behind, as (field id, generation):
+/// a removed field's, one no longer indexed, one rebuilt under a new
+/// generation. Their entries are the runtime's to clear.
+pub fn dropped_indexes(before: &[Field], after: &[Field]) -> Vec<(String, u32)> {
+    before
+        .iter()
+        .filter(|old| old.indexed)
+        .filter(|old| {
+            !after.iter().any(|new| {
+                new.id == old.id && new.indexed && new.index_generation == old.index_generation
+            })
+        })
+        .map(|old| (old.id.clone(), old.index_generation))
+        .collect()
+}
+
 /// Applies changes in order to a schema: the new fields, or why not.
 /// Nothing is applied unless everything is.
 pub fn apply(fields: &[Field], changes: &[SchemaChange]) -> Result<Vec<Field>, SchemaError> {

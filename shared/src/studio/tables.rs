@@ -13,7 +13,7 @@ use std::sync::Arc;
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::error::MAX_TABLES;
 use super::projects;
@@ -383,6 +383,70 @@ pub async fn load(
         .ok_or(ApiError::NotFound)
 }
 
+/// A table of a project, by id, for a worker (no tenant: the event named
+/// the project).
+pub async fn find_in(
+    store: &dyn ItemTable,
+    project_id: &str,
+    table_id: &str,
+) -> Result<Option<DataTable>, ApiError> {
+    match store.get(&key(project_id, table_id)).await? {
+        Some(item) => Ok(Some(from_item(item)?)),
+        None => Ok(None),
+    }
+}
+
+/// The check a record write carries: the table's schema is still the one
+/// the write was checked against (a schema change meanwhile refuses it).
+pub fn schema_guard(table: &DataTable) -> Write {
+    Write::Check {
+        key: key(&table.project_id, &table.id),
+        condition: Condition::Equals("schema_version".into(), table.schema_version.into()),
+    }
+}
+
+/// Marks a field's index ready once the runtime has filled it, if the
+/// field still has that generation; `false` when the table moved on (a
+/// newer change will be filled in turn). The table's version moves, so a
+/// client's update read before it is stale rather than lost.
+pub async fn mark_index_ready(
+    store: &dyn ItemTable,
+    project_id: &str,
+    table_id: &str,
+    field_id: &str,
+    generation: u32,
+) -> Result<bool, ApiError> {
+    for _ in 0..5 {
+        let Some(mut table) = find_in(store, project_id, table_id).await? else {
+            return Ok(false);
+        };
+        let Some(field) = table
+            .fields
+            .iter_mut()
+            .find(|f| f.id == field_id && f.indexed && f.index_generation == generation)
+        else {
+            return Ok(false);
+        };
+        if field.index_ready {
+            return Ok(true);
+        }
+        field.index_ready = true;
+        let read = table.version;
+        table.version += 1;
+        match store
+            .put(item(&table)?, Some(Condition::version_is(read)))
+            .await
+        {
+            Ok(()) => return Ok(true),
+            Err(crate::ports::table::TableError::ConditionFailed) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Conflict(
+        crate::http::Conflict::CHANGED_CONCURRENTLY,
+    ))
+}
+
 /// A table of the tenant's project, by id.
 pub async fn find(
     services: &Services,
@@ -464,7 +528,13 @@ pub async fn update(services: Arc<Services>, request: Request, tenant: Tenant) -
         .write("audit", audited(&tenant.meta, &next, UPDATED)?)
         .event(event(UPDATED, &next, &tenant.meta.caller.sub));
     if schema_changed {
-        change = change.event(event(SCHEMA_CHANGED, &next, &tenant.meta.caller.sub));
+        let mut changed = event(SCHEMA_CHANGED, &next, &tenant.meta.caller.sub);
+        let dropped: Vec<Value> = schema::dropped_indexes(&current.fields, &next.fields)
+            .into_iter()
+            .map(|(field_id, generation)| json!({"field_id": field_id, "generation": generation}))
+            .collect();
+        changed.detail["dropped_indexes"] = Value::Array(dropped);
+        change = change.event(changed);
     }
     if let Err(e) = change.commit(store).await {
         return Err(refusal(&services, &tenant, e).await);
