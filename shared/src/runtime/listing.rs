@@ -449,7 +449,12 @@ async fn run_ordered(
     let partition = super::partition(&table.id);
     let descending = query.sort.first().is_some_and(|k| k.descending);
     let want = query.limit + 1;
-    let chunk = want.clamp(20, MAX_BATCH_GET) as u32;
+    // With a filter to check, read ahead: most candidates may not match.
+    let mut chunk = if query.filter.is_some() {
+        (want * 2).min(MAX_BATCH_GET)
+    } else {
+        want.min(MAX_BATCH_GET)
+    } as u32;
     let mut rows = Vec::new();
     let mut checked = 0;
     // The cursor's position as a sort key of what this access reads.
@@ -540,7 +545,14 @@ async fn run_ordered(
                 return Err(too_broad(query));
             }
             match page.next {
-                Some(next) => read = read.after(Some(next)),
+                Some(next) => {
+                    // Read about what the rest of the page needs at the rate
+                    // the filter has matched so far, a fifth more.
+                    let rate = rows.len().max(1) as f64 / checked.max(1) as f64;
+                    let needed = (want - rows.len()) as f64 / rate * 1.2;
+                    chunk = (needed.ceil() as usize).clamp(10, MAX_BATCH_GET) as u32;
+                    read = read.limit(chunk).after(Some(next));
+                }
                 None => break,
             }
         }
@@ -666,13 +678,95 @@ async fn run(
     if *ordered {
         return run_ordered(store, table, query, access).await;
     }
-    let probe = plan.fallback.as_ref().map(|_| plan::PROBE);
+    // Collecting is worth it while it reads about what the ordered read
+    // would: a few pages' worth.
+    let probe = plan
+        .fallback
+        .as_ref()
+        .map(|_| (4 * (query.limit + 1)).clamp(50, plan::PROBE));
+    if let (Some(fallback), Some(limit)) = (&plan.fallback, probe)
+        && broad::recently(&table.id, access, limit)
+    {
+        match run_ordered(store, table, query, &fallback.access).await {
+            // The term is not that broad any more: probe it again.
+            Err(ApiError::BadQuery { .. }) => broad::forget(&table.id, access),
+            answer => return answer,
+        }
+    }
     match collect(store, table, query, access, probe, SCAN_BUDGET).await? {
         Some(candidates) => Ok(page_of(query, candidates)),
-        None => match &plan.fallback {
-            Some(fallback) => run_ordered(store, table, query, &fallback.access).await,
-            None => Err(too_broad(query)),
+        None => match (&plan.fallback, probe) {
+            (Some(fallback), Some(limit)) => {
+                broad::remember(&table.id, access, limit);
+                run_ordered(store, table, query, &fallback.access).await
+            }
+            _ => Err(too_broad(query)),
         },
+    }
+}
+
+/// What this process saw of terms too broad to collect, for a minute: a
+/// page of a popular value then goes straight to the ordered read instead
+/// of probing its term again. A hint only; any answer is the same either way.
+mod broad {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    use std::time::{Duration, Instant};
+
+    use super::Access;
+
+    const FOR: Duration = Duration::from_secs(60);
+    const MOST: usize = 10_000;
+
+    fn memory() -> &'static Mutex<HashMap<String, (Instant, usize)>> {
+        static MEMORY: OnceLock<Mutex<HashMap<String, (Instant, usize)>>> = OnceLock::new();
+        MEMORY.get_or_init(Mutex::default)
+    }
+
+    fn key(table_id: &str, access: &Access) -> Option<String> {
+        match access {
+            Access::Index { ranges, .. } => Some(format!(
+                "{table_id}|{}",
+                ranges
+                    .iter()
+                    .map(|r| format!("{}..{}", r.lo, r.hi))
+                    .collect::<Vec<_>>()
+                    .join("|")
+            )),
+            _ => None,
+        }
+    }
+
+    /// Whether the term named more than `limit` entries within the minute.
+    pub(super) fn recently(table_id: &str, access: &Access, limit: usize) -> bool {
+        let Some(key) = key(table_id, access) else {
+            return false;
+        };
+        memory()
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&key).copied())
+            .is_some_and(|(at, seen)| at.elapsed() < FOR && seen >= limit)
+    }
+
+    /// Remembers that the term named more than `seen` entries.
+    pub(super) fn remember(table_id: &str, access: &Access, seen: usize) {
+        let Some(key) = key(table_id, access) else {
+            return;
+        };
+        if let Ok(mut memory) = memory().lock() {
+            if memory.len() >= MOST {
+                memory.clear();
+            }
+            memory.insert(key, (Instant::now(), seen));
+        }
+    }
+
+    /// Forgets what it saw of the term.
+    pub(super) fn forget(table_id: &str, access: &Access) {
+        if let (Some(key), Ok(mut memory)) = (key(table_id, access), memory().lock()) {
+            memory.remove(&key);
+        }
     }
 }
 

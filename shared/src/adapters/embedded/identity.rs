@@ -95,7 +95,14 @@ struct Inner {
     clock: Clock,
     // Mailbox file names sort in sending order, even within a millisecond.
     mailbox: Mailbox,
+    /// Tokens whose signature and issuer checked out, by their SHA-256: an
+    /// RSA verification costs more than the rest of a request, and the
+    /// result never changes. Expiry and the session are checked each time.
+    verified: std::sync::Mutex<std::collections::HashMap<[u8; 32], AccessToken>>,
 }
+
+/// Most verified tokens remembered; past it, the memory starts over.
+const MAX_VERIFIED: usize = 10_000;
 
 impl std::fmt::Debug for EmbeddedIdentity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -149,10 +156,11 @@ impl EmbeddedIdentity {
     /// Checks an access token the way the pool does for `get_user`: signature,
     /// issuer, expiry, `token_use`, client and session. Gives its claims.
     pub async fn verify_access_token(&self, access_token: &str) -> IdentityResult<AccessClaims> {
-        let inner = self.inner.clone();
-        let token = access_token.to_string();
-        self.run(move || inner.authenticate(&token).map(|(claims, _)| claims))
-            .await
+        // On the calling task: a remembered signature leaves a cached read,
+        // cheaper than a hand-off to the blocking pool.
+        self.inner
+            .authenticate(access_token)
+            .map(|(claims, _)| claims)
     }
 
     async fn run<T: Send + 'static>(
@@ -285,7 +293,7 @@ struct RefreshRecord {
 }
 
 /// An access token's claims: Cognito's, with the session it belongs to.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 struct AccessToken {
     #[serde(flatten)]
     claims: AccessClaims,
@@ -469,7 +477,7 @@ impl Inner {
         });
 
         let path = data_dir.join("identity.redb");
-        let db = Database::create(&path)
+        let db = super::open_database(&path, 8)
             .map_err(|e| backend(&format!("opening {}", path.display()), e))?;
         // Create the tables once, so read transactions always find them.
         let txn = db.begin_write().map_err(db_error)?;
@@ -489,6 +497,7 @@ impl Inner {
             jwks,
             clock,
             mailbox: Mailbox::new(&settings.data_dir),
+            verified: std::sync::Mutex::default(),
         })
     }
 
@@ -638,21 +647,28 @@ impl Inner {
 
     /// Verifies an access token and finds its user with the session open.
     fn authenticate(&self, token: &str) -> IdentityResult<(AccessClaims, UserRecord)> {
-        let header = jsonwebtoken::decode_header(token).map_err(refused)?;
-        if header.alg != Algorithm::RS256 || header.kid.as_deref() != Some(self.kid.as_str()) {
-            return Err(IdentityError::NotAuthorized);
-        }
-        let mut validation = Validation::new(Algorithm::RS256);
-        // Expiry is checked against the pool's clock below.
-        validation.validate_exp = false;
-        validation.validate_aud = false;
-        validation.set_issuer(&[&self.issuer]);
-        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        let data = jsonwebtoken::decode::<AccessToken>(token, &self.verifying_key, &validation)
-            .map_err(refused)?;
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let remembered = self
+            .verified
+            .lock()
+            .ok()
+            .and_then(|v| v.get(&digest).cloned());
+        let token = match remembered {
+            Some(token) => token,
+            None => {
+                let verified = self.verify_signature(token)?;
+                if let Ok(mut memory) = self.verified.lock() {
+                    if memory.len() >= MAX_VERIFIED {
+                        memory.clear();
+                    }
+                    memory.insert(digest, verified.clone());
+                }
+                verified
+            }
+        };
         let AccessToken {
             claims, origin_jti, ..
-        } = data.claims;
+        } = token;
         let now = self.now();
         if claims.token_use != "access" || claims.client_id != CLIENT_ID || claims.exp <= now {
             return Err(IdentityError::NotAuthorized);
@@ -664,6 +680,25 @@ impl Inner {
             Some(session) if session.expires_at > now => Ok((claims, user)),
             _ => Err(IdentityError::NotAuthorized),
         }
+    }
+
+    /// A token's signature, algorithm, key and issuer: what never changes.
+    fn verify_signature(&self, token: &str) -> IdentityResult<AccessToken> {
+        let header = jsonwebtoken::decode_header(token).map_err(refused)?;
+        if header.alg != Algorithm::RS256 || header.kid.as_deref() != Some(self.kid.as_str()) {
+            return Err(IdentityError::NotAuthorized);
+        }
+        let mut validation = Validation::new(Algorithm::RS256);
+        // Expiry is checked against the pool's clock below.
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        Ok(
+            jsonwebtoken::decode::<AccessToken>(token, &self.verifying_key, &validation)
+                .map_err(refused)?
+                .claims,
+        )
     }
 
     fn tokens(

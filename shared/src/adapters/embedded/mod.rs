@@ -24,6 +24,18 @@ pub use queue::EmbeddedQueue;
 pub use table::EmbeddedTable;
 
 /// Runs blocking storage work off the async runtime's worker threads.
+/// Opens (or creates) a redb database with a page cache of `cache_mib`:
+/// redb's default of 1 GiB would make the cache, not the data, the local
+/// platform's memory.
+pub(crate) fn open_database(
+    path: &std::path::Path,
+    cache_mib: usize,
+) -> Result<redb::Database, redb::DatabaseError> {
+    redb::Builder::new()
+        .set_cache_size(cache_mib << 20)
+        .create(path)
+}
+
 pub(crate) async fn blocking<T, E>(
     work: impl FnOnce() -> Result<T, E> + Send + 'static,
     join_error: impl FnOnce(String) -> E,

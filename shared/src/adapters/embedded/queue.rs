@@ -73,7 +73,7 @@ impl EmbeddedQueue {
     /// Opens the store with other queue declarations (tests of edge cases).
     pub fn open_with(data_dir: &Path, specs: &[QueueSpec]) -> QueueResult<Self> {
         std::fs::create_dir_all(data_dir).map_err(backend)?;
-        let db = Database::create(data_dir.join("queue.redb")).map_err(backend)?;
+        let db = super::open_database(&data_dir.join("queue.redb"), 16).map_err(backend)?;
         let txn = db.begin_write().map_err(backend)?;
         txn.open_table(MESSAGES).map_err(backend)?;
         txn.open_table(VISIBLE).map_err(backend)?;
