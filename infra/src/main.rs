@@ -15,6 +15,9 @@ use nocode::gateway::{self, GatewayBackend, GatewayConfig, WorkerSettings};
 use shared::config::AwsSettings;
 use shared::config::{Backend, EmbeddedSettings};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The NoCode platform's local gateway.
 #[derive(Debug, Parser)]
 #[command(version, about)]

@@ -182,7 +182,16 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, StartError> 
                     .map_err(|e| backend_error(&e))?,
             );
             let blobs = EmbeddedBlobs::open(&settings).map_err(|e| backend_error(&e))?;
-            let table = EmbeddedTable::open(&settings.data_dir).map_err(|e| backend_error(&e))?;
+            // The stream records what the stream triggers read, nothing more.
+            let streamed: Vec<&str> = shared::routes::workers()
+                .filter_map(|w| match w.trigger {
+                    shared::routes::Trigger::TableStream { key_prefix, .. } => Some(key_prefix),
+                    _ => None,
+                })
+                .collect();
+            let table = EmbeddedTable::open(&settings.data_dir)
+                .map_err(|e| backend_error(&e))?
+                .streaming_only(&streamed);
             let services = Services::embedded(&settings, &[Port::Queue, Port::Events, Port::Mail])
                 .await
                 .map_err(|e| backend_error(&e))?

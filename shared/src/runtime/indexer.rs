@@ -22,7 +22,7 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMe
 use serde_json::{Value, json};
 
 use super::plan::{RECORD_PREFIX, index_prefix};
-use super::records::{Stored, data_of, entry_item, index_key, record_key};
+use super::records::{Stored, copies, data_of, entry_item, index_key, record_key};
 use crate::ports::queue::OutgoingMessage;
 use crate::ports::table::{
     Condition, Cursor, Item, ItemTable, MAX_TRANSACTION_WRITES, Query, TableError, Write,
@@ -119,7 +119,8 @@ async fn index(services: &Services, message: &SqsMessage, deadline: Instant) -> 
             .filter(|r| r.get("field_id").and_then(Value::as_str) == Some(&field.id))
             .and_then(|r| r.get("after").and_then(Value::as_str))
             .and_then(|c| Cursor::parse(c).ok());
-        if let Some(stopped) = fill(store, &table_id, field, after, deadline).await? {
+        if let Some(stopped) = fill(store, &table_id, &table.fields, field, after, deadline).await?
+        {
             let resume = json!({"field_id": field.id, "after": stopped.as_str()});
             return continue_later(services, event.clone(), Some(resume)).await;
         }
@@ -137,18 +138,17 @@ async fn index(services: &Services, message: &SqsMessage, deadline: Instant) -> 
 }
 
 /// An entry's put, checked against the record's version.
-fn entry_writes(table_id: &str, field: &Field, item: Item) -> Result<[Write; 2], String> {
+fn entry_writes(
+    table_id: &str,
+    fields: &[Field],
+    field: &Field,
+    item: Item,
+) -> Result<[Write; 2], String> {
     let stored: Stored = from_item(item).map_err(|e| e.to_string())?;
     let data = data_of(&stored).map_err(|e| e.to_string())?;
     let key = index_key(field, &data);
-    let entry = entry_item(
-        table_id,
-        &field.id,
-        field.index_generation,
-        &key,
-        &stored.id,
-    )
-    .map_err(|e| e.to_string())?;
+    let entry = entry_item(table_id, field, &key, &stored.id, &copies(fields, &data))
+        .map_err(|e| e.to_string())?;
     Ok([
         Write::Check {
             key: record_key(table_id, &stored.id),
@@ -166,6 +166,7 @@ fn entry_writes(table_id: &str, field: &Field, item: Item) -> Result<[Write; 2],
 async fn fill(
     store: &dyn ItemTable,
     table_id: &str,
+    fields: &[Field],
     field: &Field,
     after: Option<Cursor>,
     deadline: Instant,
@@ -179,7 +180,7 @@ async fn fill(
         for chunk in page.items.chunks(MAX_TRANSACTION_WRITES / 2) {
             let mut writes = Vec::with_capacity(chunk.len() * 2);
             for item in chunk {
-                writes.extend(entry_writes(table_id, field, item.clone())?);
+                writes.extend(entry_writes(table_id, fields, field, item.clone())?);
             }
             match store.transact(writes).await {
                 Ok(()) => {}
@@ -187,7 +188,7 @@ async fn fill(
                 // if it saw the index; read each again and retry alone.
                 Err(TableError::TransactionCancelled { .. }) => {
                     for item in chunk {
-                        refill(store, table_id, field, item).await?;
+                        refill(store, table_id, fields, field, item).await?;
                     }
                 }
                 Err(e) => return Err(e.to_string()),
@@ -204,6 +205,7 @@ async fn fill(
 async fn refill(
     store: &dyn ItemTable,
     table_id: &str,
+    fields: &[Field],
     field: &Field,
     item: &Item,
 ) -> Result<(), String> {
@@ -217,7 +219,7 @@ async fn refill(
             return Ok(()); // deleted: nothing to index
         };
         match store
-            .transact(entry_writes(table_id, field, current)?.to_vec())
+            .transact(entry_writes(table_id, fields, field, current)?.to_vec())
             .await
         {
             Ok(()) => return Ok(()),

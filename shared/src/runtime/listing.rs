@@ -19,7 +19,7 @@ use super::cursor;
 use super::filter::{self, MAX_FILTER};
 use super::keys;
 use super::plan::{self, Access, Driver, Plan, Range};
-use super::predicate::{self, Column, Pred, Row, SortKey, Source};
+use super::predicate::{self, Cell, Column, Pred, Row, SortKey, Source};
 use super::records::{RecordView, Stored, data_of, record_key, view};
 use super::values::Data;
 use crate::http::schema::QueryParam;
@@ -342,12 +342,53 @@ async fn fetch(
     Ok(found)
 }
 
-/// An index entry: the record it names and its key body.
-fn entry_of(item: &Item, prefix: &str) -> Option<(String, String)> {
+/// An index entry: the record it names, its key body, and the keys of
+/// the record's indexed fields it carries.
+struct Entry {
+    id: String,
+    key: String,
+    copies: Map<String, Value>,
+}
+
+fn entry_of(item: &mut Item, prefix: &str) -> Option<Entry> {
     let sk = item.get("sk")?.as_str()?;
     let rest = sk.strip_prefix(prefix)?;
     let (key, id) = rest.rsplit_once('#')?;
-    Some((id.to_string(), key.to_string()))
+    let (id, key) = (id.to_string(), key.to_string());
+    let copies = match item.remove("keys") {
+        Some(Value::Object(copies)) => copies,
+        _ => Map::new(),
+    };
+    Some(Entry { id, key, copies })
+}
+
+/// What an entry tells of a column: the id, and the value of an indexed
+/// field whose ready index generation it carries (a text cut to the key's
+/// length says nothing).
+fn known(column: &Column, entry: &Entry) -> Option<Cell> {
+    match &column.source {
+        Source::Id => Some(Cell::One(keys::Scalar::Text(entry.id.clone()))),
+        Source::Field(id) => {
+            let (generation, key) = entry.copies.get(id)?.as_str()?.split_once(':')?;
+            if generation.parse::<u32>().ok()? != column.index? {
+                return None;
+            }
+            if key.starts_with('s') && key.len() > 2 * keys::MAX_TEXT_KEY {
+                return None;
+            }
+            keys::decode(key).map(Cell::One)
+        }
+        _ => None,
+    }
+}
+
+/// Whether the record an entry names may match: only what the entry
+/// proves it does not is left unread.
+fn may_match(query: &ListQuery, entry: &Entry) -> bool {
+    query
+        .filter
+        .as_ref()
+        .is_none_or(|f| predicate::evaluate(f, &|c| known(c, entry)) != Some(false))
 }
 
 /// Where in `range` a read in `descending` order starts after `from`:
@@ -457,6 +498,8 @@ async fn run_ordered(
     } as u32;
     let mut rows = Vec::new();
     let mut checked = 0;
+    let mut entries_read = 0;
+    let mut scanned = 0;
     // The cursor's position as a sort key of what this access reads.
     let (ranges, from, index) =
         match access {
@@ -503,6 +546,7 @@ async fn run_ordered(
         let mut read = range_query(&partition, range, start, descending, chunk);
         loop {
             let page = store.query(&read).await?;
+            scanned += page.items.len();
             let batch: Vec<Candidate> = match &index {
                 None => page
                     .items
@@ -510,20 +554,25 @@ async fn run_ordered(
                     .map(Candidate::of)
                     .collect::<Result<_, _>>()?,
                 Some((column, prefix)) => {
-                    let entries: Vec<(String, String)> = page
+                    entries_read += page.items.len();
+                    if entries_read > ENTRY_BUDGET {
+                        return Err(too_broad(query));
+                    }
+                    let entries: Vec<Entry> = page
                         .items
-                        .iter()
-                        .filter_map(|i| entry_of(i, prefix))
+                        .into_iter()
+                        .filter_map(|mut i| entry_of(&mut i, prefix))
+                        .filter(|e| may_match(query, e))
                         .collect();
-                    let ids: Vec<String> = entries.iter().map(|(id, _)| id.clone()).collect();
+                    let ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
                     let mut found = fetch(store, &table.id, &ids).await?;
                     entries
                         .into_iter()
-                        .filter_map(|(id, key)| {
-                            let candidate = found.remove(&id)?;
+                        .filter_map(|entry| {
+                            let candidate = found.remove(&entry.id)?;
                             // An entry a concurrent write has moved on from.
                             let current = keys::encode(&candidate.row().scalar(column));
-                            (current == key).then_some(candidate)
+                            (current == entry.key).then_some(candidate)
                         })
                         .collect()
                 }
@@ -548,7 +597,7 @@ async fn run_ordered(
                 Some(next) => {
                     // Read about what the rest of the page needs at the rate
                     // the filter has matched so far, a fifth more.
-                    let rate = rows.len().max(1) as f64 / checked.max(1) as f64;
+                    let rate = rows.len().max(1) as f64 / scanned.max(1) as f64;
                     let needed = (want - rows.len()) as f64 / rate * 1.2;
                     chunk = (needed.ceil() as usize).clamp(10, MAX_BATCH_GET) as u32;
                     read = read.limit(chunk).after(Some(next));
@@ -611,20 +660,27 @@ async fn collect(
             let prefix = plan::index_prefix(field_id, *generation);
             let mut ids = Vec::new();
             let mut seen = HashSet::new();
+            let mut entries = 0;
             let limit = probe.map_or(1000, |p| p + 1) as u32;
             for range in ranges {
                 let mut read = range_query(&partition, range, None, false, limit);
                 loop {
                     let page = store.query(&read).await?;
-                    for (id, _) in page.items.iter().filter_map(|i| entry_of(i, &prefix)) {
-                        if seen.insert(id.clone()) {
-                            ids.push(id);
+                    let named = page.items.len();
+                    for entry in page
+                        .items
+                        .into_iter()
+                        .filter_map(|mut i| entry_of(&mut i, &prefix))
+                    {
+                        if may_match(query, &entry) && seen.insert(entry.id.clone()) {
+                            ids.push(entry.id);
                         }
                     }
-                    if probe.is_some_and(|p| ids.len() > p) {
+                    entries += named;
+                    if probe.is_some_and(|p| entries > p) {
                         return Ok(None);
                     }
-                    if ids.len() > budget.min(ENTRY_BUDGET) {
+                    if ids.len() > budget || entries > ENTRY_BUDGET {
                         return Err(too_broad(query));
                     }
                     match page.next {

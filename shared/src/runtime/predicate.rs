@@ -462,16 +462,43 @@ fn compare(op: Op, cell: &Scalar, value: &Scalar) -> bool {
 
 /// Whether a record matches a checked filter.
 pub fn matches(pred: &Pred, row: &Row<'_>) -> bool {
+    evaluate(pred, &|column| Some(row.cell(column))) == Some(true)
+}
+
+/// A filter on what is known of a record: `cell` answers `None` for a
+/// column it does not know, and so may the whole filter (three-valued, as
+/// SQL's `NULL`). `Some(false)` means no record with those values matches.
+pub fn evaluate(pred: &Pred, cell: &dyn Fn(&Column) -> Option<Cell>) -> Option<bool> {
     match pred {
-        Pred::And(terms) => terms.iter().all(|t| matches(t, row)),
-        Pred::Or(terms) => terms.iter().any(|t| matches(t, row)),
+        Pred::And(terms) => {
+            let mut known = true;
+            for term in terms {
+                match evaluate(term, cell) {
+                    Some(false) => return Some(false),
+                    None => known = false,
+                    Some(true) => {}
+                }
+            }
+            known.then_some(true)
+        }
+        Pred::Or(terms) => {
+            let mut known = true;
+            for term in terms {
+                match evaluate(term, cell) {
+                    Some(true) => return Some(true),
+                    None => known = false,
+                    Some(false) => {}
+                }
+            }
+            known.then_some(false)
+        }
         Pred::IsNull { column, negated } => {
-            let null = match row.cell(column) {
+            let null = match cell(column)? {
                 Cell::One(s) => s == Scalar::Null,
                 Cell::Many(items) => items.is_empty(),
                 Cell::Opaque(present) => !present,
             };
-            null != *negated
+            Some(null != *negated)
         }
         Pred::In {
             column,
@@ -479,20 +506,20 @@ pub fn matches(pred: &Pred, row: &Row<'_>) -> bool {
             values,
         } => {
             let listed = |s: &Scalar| values.iter().any(|v| v.order(s).is_eq());
-            let found = match row.cell(column) {
+            let found = match cell(column)? {
                 Cell::One(s) => listed(&s),
                 Cell::Many(items) if items.is_empty() => listed(&Scalar::Null),
                 Cell::Many(items) => items.iter().any(listed),
                 Cell::Opaque(present) => !present && listed(&Scalar::Null),
             };
-            found != *negated
+            Some(found != *negated)
         }
         Pred::Compare {
             column,
             op,
             any,
             value,
-        } => match row.cell(column) {
+        } => Some(match cell(column)? {
             Cell::One(s) => compare(*op, &s, value),
             Cell::Many(items) => {
                 if *any {
@@ -504,7 +531,7 @@ pub fn matches(pred: &Pred, row: &Row<'_>) -> bool {
                 }
             }
             Cell::Opaque(_) => false,
-        },
+        }),
     }
 }
 

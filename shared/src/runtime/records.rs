@@ -232,23 +232,40 @@ pub(super) fn index_key(field: &Field, data: &Data) -> String {
     keys::encode(&value.unwrap_or(keys::Scalar::Null))
 }
 
-/// The index entry of a record under `key`.
-pub(super) fn entry_item(
-    table_id: &str,
-    field_id: &str,
-    generation: u32,
-    key: &str,
-    record_id: &str,
-) -> Result<crate::ports::table::Item, ApiError> {
-    let sk = entry_key(field_id, generation, key, record_id);
-    Ok(to_item(
-        &json!({"pk": super::partition(table_id), "sk": sk, "record_id": record_id}),
-    )?)
+/// The keys of all of a record's indexed fields, by field id, each with
+/// its index's generation (`<generation>:<key>`): every entry carries them,
+/// so a list checks the filter's terms on indexed fields before reading
+/// any record ([`super::listing`]).
+pub(super) fn copies(fields: &[Field], data: &Data) -> Map<String, Value> {
+    fields
+        .iter()
+        .filter(|f| f.indexed)
+        .map(|f| {
+            let copy = format!("{}:{}", f.index_generation, index_key(f, data));
+            (f.id.clone(), Value::String(copy))
+        })
+        .collect()
 }
 
-/// The index entries of the indexed fields whose value changes: the old
-/// one deleted, the new one put. Every record has one entry per indexed
-/// field (`null` included), so a sort on the field reads every record.
+/// The index entry of a record under `key`, with its copies.
+pub(super) fn entry_item(
+    table_id: &str,
+    field: &Field,
+    key: &str,
+    record_id: &str,
+    copies: &Map<String, Value>,
+) -> Result<crate::ports::table::Item, ApiError> {
+    let sk = entry_key(&field.id, field.index_generation, key, record_id);
+    Ok(to_item(&json!({
+        "pk": super::partition(table_id), "sk": sk, "record_id": record_id, "keys": copies,
+    }))?)
+}
+
+/// The index entries of a write from `before` to `after`. When no indexed
+/// value changes, none; else each entry whose key changes moves (the old
+/// one deleted), and every entry is put again with the new copies. Every
+/// record has one entry per indexed field (`null` included), so a sort on
+/// the field reads every record.
 fn index_writes(
     fields: &[Field],
     table_id: &str,
@@ -257,16 +274,19 @@ fn index_writes(
     after: Option<&Data>,
 ) -> Result<Change, ApiError> {
     let mut change = Change::new();
+    let (old, new) = (
+        before.map(|d| copies(fields, d)),
+        after.map(|d| copies(fields, d)),
+    );
+    if old == new {
+        return Ok(change);
+    }
     let partition = super::partition(table_id);
     for field in fields.iter().filter(|f| f.indexed) {
-        let key_of = |data: Option<&Data>| data.map(|d| index_key(field, d));
-        let (old, new) = (key_of(before), key_of(after));
-        if old == new {
-            continue;
-        }
-        let generation = field.index_generation;
-        if let Some(old) = old {
-            let sk = entry_key(&field.id, generation, &old, record_id);
+        let old_key = before.map(|d| index_key(field, d));
+        let new_key = after.map(|d| index_key(field, d));
+        if let Some(old_key) = old_key.filter(|k| Some(k) != new_key.as_ref()) {
+            let sk = entry_key(&field.id, field.index_generation, &old_key, record_id);
             change = change.write(
                 "index",
                 Write::Delete {
@@ -275,8 +295,8 @@ fn index_writes(
                 },
             );
         }
-        if let Some(new) = new {
-            let item = entry_item(table_id, &field.id, generation, &new, record_id)?;
+        if let (Some(key), Some(copies)) = (new_key, &new) {
+            let item = entry_item(table_id, field, &key, record_id, copies)?;
             change = change.write(
                 "index",
                 Write::Put {

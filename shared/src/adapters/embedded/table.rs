@@ -71,6 +71,8 @@ fn index_table(
 pub struct EmbeddedTable {
     db: Arc<Database>,
     commits: Arc<Mutex<Commits>>,
+    /// The partition key prefixes the stream records; `None`: every key.
+    streamed: Option<Arc<[String]>>,
 }
 
 /// What a transaction answers: the items it left, or why each write was
@@ -108,7 +110,17 @@ impl EmbeddedTable {
         Ok(Self {
             db: Arc::new(db),
             commits: Arc::default(),
+            streamed: None,
         })
+    }
+
+    /// The same table, its stream recording only changes of partition keys
+    /// with these prefixes: what its stream triggers read (DynamoDB
+    /// records every change and the trigger's filter drops the rest;
+    /// here nothing unread is written).
+    pub fn streaming_only(mut self, prefixes: &[&str]) -> Self {
+        self.streamed = Some(prefixes.iter().map(|p| p.to_string()).collect());
+        self
     }
 
     /// Runs a transaction through the group commit.
@@ -120,8 +132,8 @@ impl EmbeddedTable {
             !std::mem::replace(&mut commits.leading, true)
         };
         if lead {
-            let (db, commits) = (Arc::clone(&self.db), Arc::clone(&self.commits));
-            tokio::task::spawn_blocking(move || commit_groups(&db, &commits));
+            let this = self.clone();
+            tokio::task::spawn_blocking(move || commit_groups(&this));
         }
         answer
             .await
@@ -185,9 +197,54 @@ fn decode(bytes: &[u8]) -> TableResult<Item> {
     serde_json::from_slice(bytes).map_err(|e| TableError::Backend(format!("corrupt item: {e}")))
 }
 
-fn read_item(txn: &WriteTransaction, key: &Key) -> TableResult<Option<Item>> {
-    let table = txn.open_table(ITEMS).map_err(backend)?;
-    let found = table
+/// The tables of one write transaction, opened once for all its writes,
+/// with the stream's sequence number kept in memory until it closes.
+struct Tables<'txn> {
+    items: redb::Table<'txn, (&'static str, &'static str), &'static [u8]>,
+    gsi1: redb::Table<'txn, (&'static str, &'static str, &'static str, &'static str), ()>,
+    gsi2: redb::Table<'txn, (&'static str, &'static str, &'static str, &'static str), ()>,
+    stream: redb::Table<'txn, u64, &'static [u8]>,
+    last: redb::Table<'txn, &'static str, u64>,
+    sequence: u64,
+    streamed: Option<Arc<[String]>>,
+}
+
+impl<'txn> Tables<'txn> {
+    fn open(txn: &'txn WriteTransaction, streamed: Option<Arc<[String]>>) -> TableResult<Self> {
+        let last = txn.open_table(STREAM_LAST).map_err(backend)?;
+        let sequence = last.get("last").map_err(backend)?.map_or(0, |v| v.value());
+        Ok(Self {
+            items: txn.open_table(ITEMS).map_err(backend)?,
+            gsi1: txn.open_table(GSI1).map_err(backend)?,
+            gsi2: txn.open_table(GSI2).map_err(backend)?,
+            stream: txn.open_table(STREAM).map_err(backend)?,
+            last,
+            sequence,
+            streamed,
+        })
+    }
+
+    fn index(
+        &mut self,
+        index: Index,
+    ) -> &mut redb::Table<'txn, (&'static str, &'static str, &'static str, &'static str), ()> {
+        match index {
+            Index::Gsi1 => &mut self.gsi1,
+            Index::Gsi2 => &mut self.gsi2,
+        }
+    }
+
+    /// Keeps the last sequence number handed out.
+    fn close(mut self) -> TableResult<()> {
+        let sequence = self.sequence;
+        self.last.insert("last", sequence).map_err(backend)?;
+        Ok(())
+    }
+}
+
+fn read_item(tables: &Tables<'_>, key: &Key) -> TableResult<Option<Item>> {
+    let found = tables
+        .items
         .get((key.pk.as_str(), key.sk.as_str()))
         .map_err(backend)?;
     found.map(|v| decode(v.value())).transpose()
@@ -205,7 +262,7 @@ fn index_entry(item: &Item, index: Index) -> Option<(&str, &str)> {
 
 /// Logs a change to the stream, in the change's own transaction.
 fn log_change(
-    txn: &WriteTransaction,
+    tables: &mut Tables<'_>,
     key: &Key,
     old: Option<&Item>,
     new: Option<&Item>,
@@ -216,9 +273,13 @@ fn log_change(
         (Some(_), None) => "REMOVE",
         (None, None) => return Ok(()),
     };
-    let mut last = txn.open_table(STREAM_LAST).map_err(backend)?;
-    let sequence = last.get("last").map_err(backend)?.map_or(0, |v| v.value()) + 1;
-    last.insert("last", sequence).map_err(backend)?;
+    if let Some(prefixes) = &tables.streamed
+        && !prefixes.iter().any(|p| key.pk.starts_with(p.as_str()))
+    {
+        return Ok(());
+    }
+    tables.sequence += 1;
+    let sequence = tables.sequence;
     let change = TableChange {
         sequence,
         event_name: event_name.into(),
@@ -228,8 +289,8 @@ fn log_change(
         at: chrono::Utc::now(),
     };
     let bytes = serde_json::to_vec(&change).map_err(backend)?;
-    txn.open_table(STREAM)
-        .map_err(backend)?
+    tables
+        .stream
         .insert(sequence, bytes.as_slice())
         .map_err(backend)?;
     Ok(())
@@ -238,34 +299,41 @@ fn log_change(
 /// Replaces the stored item under `key` by `new` (or removes it), keeping the
 /// index tables and the stream in step.
 fn store(
-    txn: &WriteTransaction,
+    tables: &mut Tables<'_>,
     key: &Key,
     old: Option<&Item>,
     new: Option<&Item>,
 ) -> TableResult<()> {
     let (pk, sk) = (key.pk.as_str(), key.sk.as_str());
-    {
-        let mut items = txn.open_table(ITEMS).map_err(backend)?;
-        match new {
-            Some(item) => {
-                let bytes = serde_json::to_vec(item).map_err(backend)?;
-                items.insert((pk, sk), bytes.as_slice()).map_err(backend)?;
-            }
-            None => {
-                items.remove((pk, sk)).map_err(backend)?;
-            }
+    match new {
+        Some(item) => {
+            let bytes = serde_json::to_vec(item).map_err(backend)?;
+            tables
+                .items
+                .insert((pk, sk), bytes.as_slice())
+                .map_err(backend)?;
+        }
+        None => {
+            tables.items.remove((pk, sk)).map_err(backend)?;
         }
     }
     for index in Index::ALL {
-        let mut entries = txn.open_table(index_table(index)).map_err(backend)?;
-        if let Some((ipk, isk)) = old.and_then(|o| index_entry(o, index)) {
+        let (old_entry, new_entry) = (
+            old.and_then(|o| index_entry(o, index)),
+            new.and_then(|n| index_entry(n, index)),
+        );
+        if old_entry == new_entry {
+            continue;
+        }
+        let entries = tables.index(index);
+        if let Some((ipk, isk)) = old_entry {
             entries.remove((ipk, isk, pk, sk)).map_err(backend)?;
         }
-        if let Some((ipk, isk)) = new.and_then(|n| index_entry(n, index)) {
+        if let Some((ipk, isk)) = new_entry {
             entries.insert((ipk, isk, pk, sk), ()).map_err(backend)?;
         }
     }
-    log_change(txn, key, old, new)
+    log_change(tables, key, old, new)
 }
 
 /// What a write would leave behind, or the reason it cannot happen.
@@ -289,9 +357,9 @@ fn plan(write: &Write, current: Option<&Item>) -> TableResult<Result<Outcome, Ca
 }
 
 /// Commits what waits, a group at a time, until nothing does.
-fn commit_groups(db: &Database, commits: &Mutex<Commits>) {
+fn commit_groups(table: &EmbeddedTable) {
     loop {
-        let group = match commits.lock() {
+        let group = match table.commits.lock() {
             Ok(mut commits) if commits.waiting.is_empty() => {
                 commits.leading = false;
                 return;
@@ -300,7 +368,7 @@ fn commit_groups(db: &Database, commits: &Mutex<Commits>) {
             // A panic while holding the lock: nothing can be committed.
             Err(_) => return,
         };
-        let answers = commit_group(db, &group);
+        let answers = commit_group(table, &group);
         for (waiting, answer) in group.into_iter().zip(answers) {
             // A writer that stopped waiting no longer needs its answer.
             let _ = waiting.reply.send(answer);
@@ -311,30 +379,38 @@ fn commit_groups(db: &Database, commits: &Mutex<Commits>) {
 /// One redb transaction for a group: each transaction's writes applied in
 /// turn (or refused, leaving no trace), one commit for all. A failure of
 /// the commit itself fails every one of them.
-fn commit_group(db: &Database, group: &[Waiting]) -> Vec<TableResult<Applied>> {
-    let txn = match db.begin_write() {
-        Ok(txn) => txn,
-        Err(e) => return group.iter().map(|_| Err(backend(&e))).collect(),
+fn commit_group(table: &EmbeddedTable, group: &[Waiting]) -> Vec<TableResult<Applied>> {
+    let failed = |why: String| -> Vec<TableResult<Applied>> {
+        group
+            .iter()
+            .map(|_| Err(TableError::Backend(why.clone())))
+            .collect()
     };
-    let mut answers: Vec<TableResult<Applied>> = Vec::with_capacity(group.len());
-    for waiting in group {
-        match apply_all(&txn, &waiting.writes) {
-            Ok(answer) => answers.push(answer),
-            Err(e) => {
-                // A write failed halfway: the transaction holds a partial
-                // change, so none of the group may commit.
-                let _ = txn.abort();
-                let why = e.to_string();
-                return group
-                    .iter()
-                    .map(|_| Err(TableError::Backend(why.clone())))
-                    .collect();
+    let txn = match table.db.begin_write() {
+        Ok(txn) => txn,
+        Err(e) => return failed(e.to_string()),
+    };
+    let answers = match Tables::open(&txn, table.streamed.clone()) {
+        Ok(mut tables) => {
+            let mut answers: Vec<TableResult<Applied>> = Vec::with_capacity(group.len());
+            for waiting in group {
+                match apply_all(&mut tables, &waiting.writes) {
+                    Ok(answer) => answers.push(answer),
+                    // A write failed halfway: the transaction holds a
+                    // partial change, so none of the group may commit.
+                    Err(e) => return failed(e.to_string()),
+                }
             }
+            if let Err(e) = tables.close() {
+                return failed(e.to_string());
+            }
+            answers
         }
-    }
+        Err(e) => return failed(e.to_string()),
+    };
     match txn.commit() {
         Ok(()) => answers,
-        Err(e) => group.iter().map(|_| Err(backend(&e))).collect(),
+        Err(e) => failed(e.to_string()),
     }
 }
 
@@ -342,9 +418,9 @@ fn commit_group(db: &Database, group: &[Waiting]) -> Vec<TableResult<Applied>> {
 /// checked against the state before any of its writes, then all are
 /// applied, or none. The outer error is a failure halfway (the group's);
 /// the inner one this transaction's own, before it wrote anything.
-fn apply_all(txn: &WriteTransaction, writes: &[Write]) -> TableResult<TableResult<Applied>> {
-    match plan_all(txn, writes) {
-        Ok(Ok(planned)) => store_all(txn, planned).map(|r| Ok(Ok(r))),
+fn apply_all(tables: &mut Tables<'_>, writes: &[Write]) -> TableResult<TableResult<Applied>> {
+    match plan_all(tables, writes) {
+        Ok(Ok(planned)) => store_all(tables, planned).map(|r| Ok(Ok(r))),
         Ok(Err(reasons)) => Ok(Ok(Err(reasons))),
         Err(e) => Ok(Err(e)),
     }
@@ -353,14 +429,14 @@ fn apply_all(txn: &WriteTransaction, writes: &[Write]) -> TableResult<TableResul
 type Planned = Vec<(Key, Option<Item>, Outcome)>;
 
 fn plan_all(
-    txn: &WriteTransaction,
+    tables: &Tables<'_>,
     writes: &[Write],
 ) -> TableResult<Result<Planned, Vec<CancelReason>>> {
     let mut planned = Vec::with_capacity(writes.len());
     let mut reasons = Vec::with_capacity(writes.len());
     for write in writes {
         let key = write.key()?;
-        let current = read_item(txn, &key)?;
+        let current = read_item(tables, &key)?;
         match plan(write, current.as_ref())? {
             Ok(outcome) => {
                 reasons.push(CancelReason::None);
@@ -375,12 +451,12 @@ fn plan_all(
     Ok(Ok(planned))
 }
 
-fn store_all(txn: &WriteTransaction, planned: Planned) -> TableResult<Vec<Option<Item>>> {
+fn store_all(tables: &mut Tables<'_>, planned: Planned) -> TableResult<Vec<Option<Item>>> {
     let mut results = Vec::with_capacity(planned.len());
     for (key, current, outcome) in planned {
         match outcome {
             Outcome::Store(new) => {
-                store(txn, &key, current.as_ref(), new.as_ref())?;
+                store(tables, &key, current.as_ref(), new.as_ref())?;
                 results.push(new);
             }
             Outcome::Nothing => results.push(current),
