@@ -69,6 +69,16 @@ impl Change {
         self
     }
 
+    /// How many writes it commits, its events' outbox writes included.
+    pub fn len(&self) -> usize {
+        self.writes.len() + self.events.len()
+    }
+
+    /// Whether it writes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Writes everything in one transaction.
     pub async fn commit(self, table: &dyn ItemTable) -> Result<(), ChangeError> {
         let mut names = Vec::with_capacity(self.writes.len() + self.events.len());

@@ -244,6 +244,26 @@ mod tests {
         Ok(())
     }
 
+    /// Two types of one name would share one component, the last one
+    /// winning: every name must mean one schema.
+    #[test]
+    fn each_component_name_is_one_schema() {
+        let mut all = Vec::new();
+        for route in crate::routes::api() {
+            for body in [route.request, route.response].into_iter().flatten() {
+                all.push(((body.name)().to_string(), (body.schema)()));
+                (body.nested)(&mut all);
+            }
+        }
+        let mut seen = std::collections::HashMap::new();
+        for (name, schema) in all {
+            let text = serde_json::to_string(&schema).unwrap_or_default();
+            if let Some(before) = seen.insert(name.clone(), text.clone()) {
+                assert!(before == text, "two schemas are named {name}");
+            }
+        }
+    }
+
     #[test]
     fn every_route_is_documented_once_with_its_method() {
         let doc: serde_json::Value = serde_json::from_str(&json()).expect("json");

@@ -56,6 +56,12 @@ pub const QUEUES: &[QueueSpec] = &[
         max_receives: 5,
         visibility_timeout: Duration::from_secs(60),
     },
+    // A records batch its request left is finished from here.
+    QueueSpec {
+        name: "runtime-batch",
+        max_receives: 5,
+        visibility_timeout: Duration::from_secs(60),
+    },
     // Filling an index goes on in continuations, each within one run.
     QueueSpec {
         name: "runtime-index",
@@ -167,6 +173,14 @@ pub const RULES: &[Rule] = &[
         source: Match::OneOf(&["nocode.studio"]),
         detail_type: Match::OneOf(&["table.deleted", "project.deleted"]),
         target_queue: "runtime-cleanup",
+    },
+    // Every records batch is looked at again once its request must be
+    // done, and finished if it was not.
+    Rule {
+        name: "runtime-batch",
+        source: Match::OneOf(&["nocode.runtime"]),
+        detail_type: Match::OneOf(&["record.batch_started"]),
+        target_queue: "runtime-batch",
     },
     // A schema change's new indexes are filled, its dropped ones cleared.
     Rule {

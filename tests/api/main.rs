@@ -11,6 +11,7 @@ mod organizations;
 mod outbox;
 mod ports;
 mod roles;
+mod runtime_batch;
 mod runtime_queries;
 mod runtime_records;
 mod scopes;

@@ -58,6 +58,7 @@ fn body(route: &ApiRoute) -> Option<Value> {
         "runtime-records-create" | "runtime-records-replace" | "runtime-records-update" => {
             json!({})
         }
+        "runtime-records-batch" => json!({"operations": [{"action": "create", "values": {}}]}),
         other => panic!("{other}: the role matrix has no body for it; add one here"),
     })
 }

@@ -218,6 +218,10 @@ impl Query {
         self.index.map_or(PK, Index::partition_attr)
     }
 
+    fn sort_attr(&self) -> &'static str {
+        self.index.map_or(SK, Index::sort_attr)
+    }
+
     /// Checks limit, partition and cursor; the cursor must come from this partition.
     pub fn validate(&self) -> TableResult<()> {
         if self.partition.is_empty() {
@@ -234,7 +238,12 @@ impl Query {
                 .position_attrs()
                 .iter()
                 .all(|a| position.get(*a).is_some_and(|v| !v.is_empty()))
-                && position.get(self.partition_attr()) == Some(&self.partition);
+                && position.get(self.partition_attr()) == Some(&self.partition)
+                // A position outside the range (a cursor of another list
+                // of the same partition) is no place to resume from.
+                && position
+                    .get(self.sort_attr())
+                    .is_some_and(|sk| self.range.contains(sk));
             if !fits {
                 return Err(TableError::InvalidCursor);
             }
@@ -787,6 +796,22 @@ mod tests {
         assert!(cond.holds(Some(&item(json!({"pk":"a","sk":"b","expiry": 99})))));
         assert!(!cond.holds(Some(&item(json!({"pk":"a","sk":"b","expiry": 100})))));
         assert!(!cond.holds(Some(&item(json!({"pk":"a","sk":"b"})))));
+    }
+
+    #[test]
+    fn a_cursor_outside_the_querys_range_is_refused() {
+        let mut position = std::collections::BTreeMap::new();
+        position.insert(PK.to_string(), "P".to_string());
+        position.insert(SK.to_string(), "COMPONENT#1".to_string());
+        let cursor = Cursor::from_position(&position);
+        let tables = Query::partition("P")
+            .begins_with("TABLE#")
+            .after(Some(cursor.clone()));
+        assert_eq!(tables.validate(), Err(TableError::InvalidCursor));
+        let components = Query::partition("P")
+            .begins_with("COMPONENT#")
+            .after(Some(cursor));
+        assert_eq!(components.validate(), Ok(()));
     }
 
     #[test]

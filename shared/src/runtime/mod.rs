@@ -6,6 +6,7 @@
 //! (`RECORDS#<table>`): one table's traffic never queues behind another's,
 //! and clearing a deleted table is clearing one partition.
 
+pub mod batch;
 pub mod cleanup;
 pub mod cursor;
 pub mod error;

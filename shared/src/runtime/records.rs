@@ -111,6 +111,34 @@ pub struct RecordBody {
 /// The sort key prefix of the items holding unique values.
 const UNIQUE_PREFIX: &str = "U#";
 
+/// A new record of `table` holding `data`. Its `created_at` is the id's
+/// own moment, so the id order is the order of `created_at` and a sort on
+/// it reads the records in id order.
+pub(super) fn new_stored(table: &DataTable, by: &UserId, data: String) -> Stored {
+    let id = ulid::Ulid::generate();
+    let at = chrono::DateTime::<chrono::Utc>::from(id.datetime())
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    Stored {
+        id: id.to_string(),
+        table_id: table.id.clone(),
+        project_id: table.project_id.to_string(),
+        data,
+        created_by: by.clone(),
+        created_at: at.clone(),
+        updated_at: at,
+        version: 1,
+    }
+}
+
+/// A change's condition on the record: still at the version read, and
+/// held by no batch ([`super::batch`]).
+fn unlocked_at(version: u64) -> Condition {
+    Condition::And(vec![
+        Condition::version_is(version),
+        Condition::AttributeAbsent(super::batch::LOCK.into()),
+    ])
+}
+
 pub(super) fn record_key(table_id: &str, record_id: &str) -> Key {
     Key::new(
         super::partition(table_id),
@@ -152,7 +180,7 @@ pub(super) fn data_of(stored: &Stored) -> Result<Data, ApiError> {
     serde_json::from_str(&stored.data).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
-fn put(stored: &Stored, condition: Condition) -> Result<Write, ApiError> {
+pub(super) fn put(stored: &Stored, condition: Condition) -> Result<Write, ApiError> {
     Ok(Write::Put {
         item: crate::ports::table::to_keyed_item(stored, record_key(&stored.table_id, &stored.id))?,
         condition: Some(condition),
@@ -173,7 +201,12 @@ fn audited(
     )?)
 }
 
-fn event(detail_type: &str, table: &DataTable, stored: &Stored, by: &UserId) -> DomainEvent {
+pub(super) fn event(
+    detail_type: &str,
+    table: &DataTable,
+    stored: &Stored,
+    by: &UserId,
+) -> DomainEvent {
     DomainEvent::new(
         EVENTS,
         detail_type,
@@ -194,6 +227,34 @@ struct Claim {
     key: Key,
 }
 
+/// Unique values a write gives back and takes: (field name, value's key).
+pub(super) type Moves = (Vec<(String, Key)>, Vec<(String, Key)>);
+
+/// The unique values a write from `before` to `after` gives back and
+/// takes, each with its field's name.
+pub(super) fn unique_moves(
+    fields: &[Field],
+    table_id: &str,
+    before: Option<&Data>,
+    after: Option<&Data>,
+) -> Moves {
+    let (mut releases, mut claims) = (Vec::new(), Vec::new());
+    for field in fields.iter().filter(|f| f.unique) {
+        let old = before.and_then(|d| d.get(&field.id));
+        let new = after.and_then(|d| d.get(&field.id));
+        if old == new {
+            continue;
+        }
+        if let Some(old) = old {
+            releases.push((field.name.clone(), unique_key(table_id, &field.id, old)));
+        }
+        if let Some(new) = new {
+            claims.push((field.name.clone(), unique_key(table_id, &field.id, new)));
+        }
+    }
+    (releases, claims)
+}
+
 /// The releases and claims of the unique fields whose value changes.
 fn unique_writes(
     fields: &[Field],
@@ -203,25 +264,14 @@ fn unique_writes(
     after: Option<&Data>,
 ) -> Result<(Change, Vec<Claim>), ApiError> {
     let mut change = Change::new();
+    let (releases, taken) = unique_moves(fields, table_id, before, after);
+    for (_, key) in releases {
+        change = change.write("release", change::release(&key, "record_id", record_id));
+    }
     let mut claims = Vec::new();
-    for field in fields.iter().filter(|f| f.unique) {
-        let old = before.and_then(|d| d.get(&field.id));
-        let new = after.and_then(|d| d.get(&field.id));
-        if old == new {
-            continue;
-        }
-        if let Some(old) = old {
-            let key = unique_key(table_id, &field.id, old);
-            change = change.write("release", change::release(&key, "record_id", record_id));
-        }
-        if let Some(new) = new {
-            let key = unique_key(table_id, &field.id, new);
-            change = change.write("unique", change::claim(&key, "record_id", record_id)?);
-            claims.push(Claim {
-                field: field.name.clone(),
-                key,
-            });
-        }
+    for (field, key) in taken {
+        change = change.write("unique", change::claim(&key, "record_id", record_id)?);
+        claims.push(Claim { field, key });
     }
     Ok((change, claims))
 }
@@ -266,7 +316,7 @@ pub(super) fn entry_item(
 /// one deleted), and every entry is put again with the new copies. Every
 /// record has one entry per indexed field (`null` included), so a sort on
 /// the field reads every record.
-fn index_writes(
+pub(super) fn index_writes(
     fields: &[Field],
     table_id: &str,
     record_id: &str,
@@ -336,7 +386,10 @@ async fn taken(store: &dyn ItemTable, claims: &[Claim], record_id: &str) -> ApiE
 }
 
 /// Every record a write's relations name must exist, read in batches.
-async fn check_related(store: &dyn ItemTable, related: &values::Related) -> Result<(), ApiError> {
+pub(super) async fn check_related(
+    store: &dyn ItemTable,
+    related: &values::Related,
+) -> Result<(), ApiError> {
     let mut errors = Vec::new();
     for (field, target, ids) in related {
         let keys: Vec<Key> = ids.iter().map(|id| record_key(target, id)).collect();
@@ -395,22 +448,9 @@ pub async fn create(services: Arc<Services>, request: Request, tenant: Tenant) -
         .map_err(ApiError::Invalid)?;
     let store = services.table()?;
     check_related(store, &checked.related).await?;
-    // `created_at` is the id's own moment, so the id order is the order
-    // of `created_at` and a sort on it reads the records in id order.
-    let id = ulid::Ulid::generate();
-    let at = chrono::DateTime::<chrono::Utc>::from(id.datetime())
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let stored = Stored {
-        id: id.to_string(),
-        table_id: table.id.clone(),
-        project_id: table.project_id.to_string(),
-        data: serde_json::to_string(&checked.data)
-            .map_err(|e| ApiError::Internal(e.to_string()))?,
-        created_by: tenant.meta.caller.sub.clone(),
-        created_at: at.clone(),
-        updated_at: at,
-        version: 1,
-    };
+    let data =
+        serde_json::to_string(&checked.data).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let stored = new_stored(&table, &tenant.meta.caller.sub, data);
     let uniques = keyed(
         &table.fields,
         &table.id,
@@ -480,7 +520,7 @@ async fn change_record(
     let tail = Change::new()
         .write("audit", audited(&tenant.meta, &table, &next.id, UPDATED)?)
         .event(event(UPDATED, &table, &next, &tenant.meta.caller.sub));
-    let record = put(&next, Condition::version_is(current.version))?;
+    let record = put(&next, unlocked_at(current.version))?;
     let stale = ApiError::StaleVersion(None);
     commit(store, &table, record, uniques, tail, &next.id, stale).await?;
     json(StatusCode::OK, &view(&table, &next)?)
@@ -515,7 +555,7 @@ pub async fn delete(services: Arc<Services>, request: Request, tenant: Tenant) -
         .event(event(DELETED, &table, &current, &tenant.meta.caller.sub));
     let record = Write::Delete {
         key: record_key(&table.id, &current.id),
-        condition: Some(Condition::version_is(current.version)),
+        condition: Some(unlocked_at(current.version)),
     };
     let stale = ApiError::StaleVersion(None);
     commit(

@@ -1,6 +1,6 @@
 //! Runtime's functions: the records of every table.
 
-use super::{cleanup, indexer, listing, records};
+use super::{batch, cleanup, indexer, listing, records};
 use crate::routes::{Access, ApiRoute, BodySchema, Module, Trigger, WorkerRoute, scoped};
 use crate::services::Port;
 use crate::tenancy::Role;
@@ -30,6 +30,15 @@ const WORKERS: &[WorkerRoute] = &[
         },
         ports: &[Port::Table, Port::Queue],
         summary: "Fills a new index from a table's records and clears dropped ones",
+    },
+    WorkerRoute {
+        function: "runtime-batch",
+        trigger: Trigger::Queue {
+            queue: batch::QUEUE,
+            handler: |services, event| Box::pin(batch::recover(services, event)),
+        },
+        ports: &[Port::Table, Port::Queue],
+        summary: "Finishes a records batch its request left: back if pending, forward if committed",
     },
 ];
 
@@ -63,6 +72,20 @@ const API: &[ApiRoute] = &[
         status: 200,
         refusals: &[],
         handler: scoped!(listing::list),
+    },
+    ApiRoute {
+        function: "runtime-records-batch",
+        method: "POST",
+        path: "/api/v1/runtime/projects/{id}/tables/{table_id}/records/batch",
+        access: Access::project("id", Role::Editor).audited(batch::BATCHED),
+        ports: &[Port::Table],
+        summary: "Create, replace, update and delete up to 100 records, all or nothing (editors)",
+        request: Some(BodySchema::of::<batch::BatchBody>()),
+        query: &[],
+        response: Some(BodySchema::of::<batch::BatchAnswer>()),
+        status: 200,
+        refusals: &[409, 412],
+        handler: scoped!(batch::run),
     },
     ApiRoute {
         function: "runtime-records-get",
