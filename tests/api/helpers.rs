@@ -229,6 +229,34 @@ impl TestApp {
         body["id"].as_str().expect("id").to_string()
     }
 
+    /// A new studio project of `org`, made by `owner`; its id.
+    pub async fn project(&self, owner: &User, org: &str, name: &str) -> String {
+        let (status, body) = self
+            .json(
+                Method::POST,
+                "/api/v1/studio/projects",
+                Some(json!({"organization_id": org, "name": name})),
+                Some(&owner.access),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_str().expect("id").to_string()
+    }
+
+    /// A new data table of `project`, as `body` describes it; the table.
+    pub async fn add_table(&self, owner: &User, project: &str, body: Value) -> Value {
+        let (status, table) = self
+            .json(
+                Method::POST,
+                &format!("/api/v1/studio/projects/{project}/add_table"),
+                Some(body),
+                Some(&owner.access),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{table}");
+        table
+    }
+
     /// A new user who joined `org` with `role` through an invitation by `admin`.
     pub async fn member(&self, org: &str, admin: &User, role: &str) -> User {
         let email = format!(

@@ -28,27 +28,17 @@ impl Table {
 async fn setup(app: &TestApp) -> Table {
     let owner = app.signed_up_user().await;
     let org = app.organization(&owner, "Acme").await;
-    let (_, project) = app
-        .json(
-            Method::POST,
-            "/api/v1/studio/projects",
-            Some(json!({"organization_id": org, "name": "Batch"})),
-            Some(&owner.access),
-        )
-        .await;
-    let project = project["id"].as_str().expect("id").to_string();
-    let (status, table) = app
-        .json(
-            Method::POST,
-            &format!("/api/v1/studio/projects/{project}/add_table"),
-            Some(json!({"name": "People", "fields": [
+    let project = app.project(&owner, &org, "Batch").await;
+    let table = app
+        .add_table(
+            &owner,
+            &project,
+            json!({"name": "People", "fields": [
                 {"name": "email", "type": "email", "required": true, "unique": true},
                 {"name": "n", "type": "integer", "indexed": true}
-            ]})),
-            Some(&owner.access),
+            ]}),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{table}");
     Table {
         owner,
         project,

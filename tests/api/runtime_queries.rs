@@ -55,23 +55,11 @@ async fn list(
 async fn setup(app: &TestApp) -> Tables {
     let owner = app.signed_up_user().await;
     let org = app.organization(&owner, "Acme").await;
-    let (_, project) = app
-        .json(
-            Method::POST,
-            "/api/v1/studio/projects",
-            Some(json!({"organization_id": org, "name": "Work"})),
-            Some(&owner.access),
-        )
-        .await;
-    let project = project["id"].as_str().expect("id").to_string();
+    let project = app.project(&owner, &org, "Work").await;
     let add = |body: Value| {
-        let path = format!("/api/v1/studio/projects/{project}/add_table");
-        let access = owner.access.clone();
+        let (owner, project) = (owner.clone(), project.clone());
         async move {
-            let (status, table) = app
-                .json(Method::POST, &path, Some(body), Some(&access))
-                .await;
-            assert_eq!(status, StatusCode::CREATED, "{table}");
+            let table = app.add_table(&owner, &project, body).await;
             table["id"].as_str().expect("id").to_string()
         }
     };

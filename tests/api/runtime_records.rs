@@ -36,25 +36,10 @@ impl Table {
 async fn tables(app: &TestApp) -> (Table, Table) {
     let owner = app.signed_up_user().await;
     let org = app.organization(&owner, "Acme").await;
-    let (_, project) = app
-        .json(
-            Method::POST,
-            "/api/v1/studio/projects",
-            Some(json!({"organization_id": org, "name": "Shop"})),
-            Some(&owner.access),
-        )
-        .await;
-    let project = project["id"].as_str().expect("id").to_string();
+    let project = app.project(&owner, &org, "Shop").await;
     let add = |body: Value| {
-        let path = format!("/api/v1/studio/projects/{project}/add_table");
-        let access = owner.access.clone();
-        async move {
-            let (status, table) = app
-                .json(Method::POST, &path, Some(body), Some(&access))
-                .await;
-            assert_eq!(status, StatusCode::CREATED, "{table}");
-            table
-        }
+        let (owner, project) = (owner.clone(), project.clone());
+        async move { app.add_table(&owner, &project, body).await }
     };
     let customers = add(json!({"name": "Customers", "fields": [
         {"name": "email", "type": "email", "required": true, "unique": true},

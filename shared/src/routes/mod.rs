@@ -8,6 +8,7 @@
 //! `template.yaml` and the `functions/` binaries, and each binary finds its
 //! entry by its own name at compile time ([`function`]).
 
+pub mod queued;
 pub mod shim;
 
 use std::future::Future;

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -615,30 +615,14 @@ fn refusal(
 /// The recovery worker: finishes a batch its request left, after
 /// [`RECOVERY_AFTER`].
 pub async fn recover(services: Arc<Services>, event: SqsEvent) -> SqsBatchResponse {
-    let mut response = SqsBatchResponse::default();
-    for message in &event.records {
-        if let Err(error) = finish(&services, message).await {
-            tracing::warn!(message_id = ?message.message_id, %error, "batch not finished");
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = message.message_id.clone().unwrap_or_default();
-            response.batch_item_failures.push(failure);
-        }
-    }
-    response
+    crate::routes::queued::each_event(&event, "batch not finished", |envelope| {
+        finish(&services, envelope)
+    })
+    .await
 }
 
-async fn finish(services: &Services, message: &SqsMessage) -> Result<(), String> {
-    let body = message.body.as_deref().ok_or("the message has no body")?;
-    let event: EventBridgeEvent<Value> =
-        serde_json::from_str(body).map_err(|e| format!("not an event envelope: {e}"))?;
-    let text = |name: &str| {
-        event
-            .detail
-            .get(name)
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or(format!("no {name}"))
-    };
+async fn finish(services: &Services, event: EventBridgeEvent<Value>) -> Result<(), String> {
+    let text = |name: &str| crate::routes::queued::detail_text(&event, name);
     let (table_id, project_id, batch_id) =
         (text("table_id")?, text("project_id")?, text("batch_id")?);
     let store = services.table().map_err(|e| e.to_string())?;
@@ -656,6 +640,7 @@ async fn finish(services: &Services, message: &SqsMessage) -> Result<(), String>
         // Its request may still be at work: look again once it cannot be.
         let queue = services.queue().map_err(|e| e.to_string())?;
         let delay = Duration::from_secs(wait.clamp(1, 900) as u64);
+        let body = serde_json::to_string(&event).map_err(|e| e.to_string())?;
         queue
             .send(QUEUE, OutgoingMessage::new(body).delayed(delay))
             .await

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use serde_json::Value;
 
 use crate::ports::table::{Query, delete_matching};
@@ -15,16 +15,10 @@ use crate::services::Services;
 
 /// Handles one SQS batch; answers the ids of the messages that failed.
 pub async fn handle(services: Arc<Services>, event: SqsEvent) -> SqsBatchResponse {
-    let mut response = SqsBatchResponse::default();
-    for message in &event.records {
-        if let Err(error) = clear(&services, message).await {
-            tracing::warn!(message_id = ?message.message_id, %error, "records not cleared");
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = message.message_id.clone().unwrap_or_default();
-            response.batch_item_failures.push(failure);
-        }
-    }
-    response
+    crate::routes::queued::each_event(&event, "records not cleared", |envelope| {
+        clear(&services, envelope)
+    })
+    .await
 }
 
 /// The tables an event says are gone: a deleted table's id, or a deleted
@@ -42,10 +36,7 @@ fn tables_of(detail: &Value) -> Vec<String> {
     }
 }
 
-async fn clear(services: &Services, message: &SqsMessage) -> Result<(), String> {
-    let body = message.body.as_deref().ok_or("the message has no body")?;
-    let event: EventBridgeEvent<Value> =
-        serde_json::from_str(body).map_err(|e| format!("not an event envelope: {e}"))?;
+async fn clear(services: &Services, event: EventBridgeEvent<Value>) -> Result<(), String> {
     let table = services.table().map_err(|e| e.to_string())?;
     for table_id in tables_of(&event.detail) {
         delete_matching(table, Query::partition(super::partition(&table_id)))

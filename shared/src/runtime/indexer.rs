@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use serde_json::{Value, json};
 
 use super::plan::{RECORD_PREFIX, index_prefix};
@@ -40,17 +40,11 @@ const TIME_BUDGET: Duration = Duration::from_secs(7);
 
 /// Handles one SQS batch; answers the ids of the messages that failed.
 pub async fn handle(services: Arc<Services>, event: SqsEvent) -> SqsBatchResponse {
-    let mut response = SqsBatchResponse::default();
     let deadline = Instant::now() + TIME_BUDGET;
-    for message in &event.records {
-        if let Err(error) = index(&services, message, deadline).await {
-            tracing::warn!(message_id = ?message.message_id, %error, "index not built");
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = message.message_id.clone().unwrap_or_default();
-            response.batch_item_failures.push(failure);
-        }
-    }
-    response
+    crate::routes::queued::each_event(&event, "index not built", |envelope| {
+        index(&services, envelope, deadline)
+    })
+    .await
 }
 
 /// Sends the event on with `resume` (none: unchanged), for the next
@@ -74,21 +68,16 @@ async fn continue_later(
     Ok(())
 }
 
-async fn index(services: &Services, message: &SqsMessage, deadline: Instant) -> Result<(), String> {
-    let body = message.body.as_deref().ok_or("the message has no body")?;
-    let event: EventBridgeEvent<Value> =
-        serde_json::from_str(body).map_err(|e| format!("not an event envelope: {e}"))?;
+async fn index(
+    services: &Services,
+    event: EventBridgeEvent<Value>,
+    deadline: Instant,
+) -> Result<(), String> {
     if Instant::now() >= deadline {
         return continue_later(services, event, None).await;
     }
     let detail = &event.detail;
-    let text = |name: &str| {
-        detail
-            .get(name)
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or(format!("the event names no {name}"))
-    };
+    let text = |name: &str| crate::routes::queued::detail_text(&event, name);
     let (project_id, table_id) = (text("project_id")?, text("table_id")?);
     let store = services.table().map_err(|e| e.to_string())?;
     let dropped = detail

@@ -210,9 +210,8 @@ async fn read_query(
         Some(text) => {
             let mut chosen = HashSet::new();
             for (name, span) in names(text) {
-                if !table.fields.iter().any(|f| f.name == name)
-                    && !predicate::columns(&[]).iter().any(|c| c.name == name)
-                {
+                // Every column may be named; the system ones always come.
+                if !columns.iter().any(|c| c.name == name) {
                     return Err(bad(
                         "fields",
                         format!("`{name}` is no field of this table"),

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use serde_json::Value;
 
 use super::{keys, pages, projects};
@@ -18,22 +18,13 @@ use crate::services::Services;
 
 /// Handles one SQS batch; answers the ids of the messages that failed.
 pub async fn handle(services: Arc<Services>, event: SqsEvent) -> SqsBatchResponse {
-    let mut response = SqsBatchResponse::default();
-    for message in &event.records {
-        if let Err(error) = clear(&services, message).await {
-            tracing::warn!(message_id = ?message.message_id, %error, "project not cleared");
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = message.message_id.clone().unwrap_or_default();
-            response.batch_item_failures.push(failure);
-        }
-    }
-    response
+    crate::routes::queued::each_event(&event, "project not cleared", |envelope| {
+        clear(&services, envelope)
+    })
+    .await
 }
 
-async fn clear(services: &Services, message: &SqsMessage) -> Result<(), String> {
-    let body = message.body.as_deref().ok_or("the message has no body")?;
-    let event: EventBridgeEvent<Value> =
-        serde_json::from_str(body).map_err(|e| format!("not an event envelope: {e}"))?;
+async fn clear(services: &Services, event: EventBridgeEvent<Value>) -> Result<(), String> {
     let project = event
         .detail
         .get("project_id")
