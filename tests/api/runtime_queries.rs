@@ -144,6 +144,30 @@ async fn filters_sorts_pages_counts_trims_and_expands(app: TestApp) {
         .await;
         made.push(record);
     }
+    // A relation may name one record twice (read once).
+    let twice = json!({"title": "Twice", "helpers": [ada["id"], ada["id"]]});
+    let (status, body) = app
+        .json(
+            Method::POST,
+            &t.records(&t.tasks),
+            Some(twice),
+            Some(&t.owner.access),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let response = app
+        .call(
+            Method::DELETE,
+            &format!(
+                "{}/{}",
+                t.records(&t.tasks),
+                body["id"].as_str().unwrap_or("")
+            ),
+            None,
+            Some(&t.owner.access),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
     // An indexed equality with an ordered sort, paged two at a time.
     let pages = walk(
         &app,

@@ -218,3 +218,57 @@ async fn refill(
     }
     Err(format!("record {id} kept changing"))
 }
+
+#[cfg(all(test, feature = "embedded"))]
+mod tests {
+    use super::*;
+    use crate::adapters::embedded::EmbeddedTable;
+    use crate::studio::schema::{FieldSpec, new_fields};
+
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    /// Past its deadline a fill stops after the page it is on and says
+    /// where; filling on from there gives every record its entry once.
+    #[tokio::test]
+    async fn a_fill_past_its_deadline_goes_on_from_where_it_stopped() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let store = EmbeddedTable::open(dir.path())?;
+        let specs: Vec<FieldSpec> =
+            serde_json::from_value(json!([{"name": "n", "type": "integer", "indexed": true}]))?;
+        let fields = new_fields(&specs)?;
+        let table_id = "T1";
+        for n in 0..250 {
+            let id = format!("{n:026}");
+            let data = json!({fields[0].id.clone(): n}).to_string();
+            let record = json!({
+                "pk": super::super::partition(table_id), "sk": format!("R#{id}"), "id": id,
+                "table_id": table_id, "project_id": "P", "data": data, "created_by": "u",
+                "created_at": "2026-01-01T00:00:00.000Z", "updated_at": "2026-01-01T00:00:00.000Z",
+                "version": 1,
+            });
+            store
+                .put(crate::ports::table::to_item(&record)?, None)
+                .await?;
+        }
+        let past = Instant::now();
+        let mut after = None;
+        let mut rounds = 0;
+        loop {
+            rounds += 1;
+            match fill(&store, table_id, &fields, &fields[0], after, past).await? {
+                Some(stopped) => after = Some(stopped),
+                None => break,
+            }
+        }
+        assert_eq!(rounds, 3, "a page of 100 per round");
+        let entries = store
+            .query(
+                &Query::partition(super::super::partition(table_id))
+                    .begins_with(index_prefix(&fields[0].id, fields[0].index_generation))
+                    .limit(1000),
+            )
+            .await?;
+        assert_eq!(entries.items.len(), 250);
+        Ok(())
+    }
+}

@@ -390,18 +390,30 @@ pub(super) async fn check_related(
     store: &dyn ItemTable,
     related: &values::Related,
 ) -> Result<(), ApiError> {
-    let mut errors = Vec::new();
-    for (field, target, ids) in related {
-        let keys: Vec<Key> = ids.iter().map(|id| record_key(target, id)).collect();
-        let mut found = 0;
-        for chunk in keys.chunks(MAX_BATCH_GET) {
-            found += store.batch_get(chunk).await?.len();
-        }
-        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
-        if found < distinct.len() {
-            errors.push(FieldError::new(field, "names a record that does not exist"));
+    // Every key once (a batch get refuses duplicates), all fields together.
+    let mut wanted: Vec<Key> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (_, target, ids) in related {
+        for id in ids {
+            if seen.insert((target.as_str(), id.as_str())) {
+                wanted.push(record_key(target, id));
+            }
         }
     }
+    let mut found = std::collections::HashSet::new();
+    for chunk in wanted.chunks(MAX_BATCH_GET) {
+        for item in store.batch_get(chunk).await? {
+            found.insert(Key::of(&item)?);
+        }
+    }
+    let errors: Vec<FieldError> = related
+        .iter()
+        .filter(|(_, target, ids)| {
+            ids.iter()
+                .any(|id| !found.contains(&record_key(target, id)))
+        })
+        .map(|(field, ..)| FieldError::new(field, "names a record that does not exist"))
+        .collect();
     if errors.is_empty() {
         Ok(())
     } else {
