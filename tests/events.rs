@@ -200,7 +200,10 @@ async fn a_project_created_event_goes_to_its_queues_and_is_counted() {
         .filter(|rule| rule.matches(&domain))
         .map(|rule| rule.target_queue)
         .collect();
-    assert_eq!(queues, ["insights-ingest", "event-triggers"]);
+    assert_eq!(
+        queues,
+        ["insights-ingest", "event-triggers", "runtime-apps"]
+    );
 
     // An SQS target of a rule receives the whole event as the message body.
     let mut message = SqsMessage::default();
@@ -350,4 +353,54 @@ async fn the_pre_sign_up_event_comes_back_confirming_the_user_and_email() {
         answered.request, event.request,
         "the request is left as it was"
     );
+}
+
+// ------------------------------------------------------ Lambda authorizer
+
+#[tokio::test]
+async fn the_authorizer_request_says_who_calls_or_why_not() {
+    let worker = routes::worker("runtime-authorizer").expect("the authorizer");
+    let Trigger::Authorizer { handler } = worker.trigger else {
+        panic!("runtime-authorizer is an authorizer");
+    };
+    let (_dir, services) = services(worker.ports).await;
+    let mut event: aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request =
+        serde_json::from_str(&read("events/api/authorizer-request.json"))
+            .expect("authorizer-request.json");
+    // A key the platform never made.
+    let context = handler(Arc::clone(&services), event.clone()).await;
+    assert_eq!(context["principal"], "none");
+    assert_eq!(context["refusal"], "key_unknown");
+    // A user's access token, without the key.
+    let identity = services.identity().expect("identity");
+    let email = "authorized@example.com";
+    let mut attributes = BTreeMap::new();
+    attributes.insert("given_name".to_string(), "Ada".to_string());
+    identity
+        .sign_up(shared::ports::identity::SignUp {
+            email: email.into(),
+            password: "Correct-Horse-9".into(),
+            attributes,
+        })
+        .await
+        .expect("sign up");
+    let tokens = identity
+        .sign_in(email, "Correct-Horse-9")
+        .await
+        .expect("sign in");
+    event.headers.remove("x-api-key");
+    event.headers.insert(
+        "authorization",
+        format!("Bearer {}", tokens.access_token)
+            .parse()
+            .expect("a header"),
+    );
+    let context = handler(Arc::clone(&services), event.clone()).await;
+    assert_eq!(context["principal"], "user");
+    assert_eq!(context["token_use"], "access");
+    assert!(context["sub"].as_str().is_some_and(|s| !s.is_empty()));
+    // Nothing at all.
+    event.headers.remove("authorization");
+    let context = handler(services, event).await;
+    assert_eq!(context["refusal"], "missing");
 }

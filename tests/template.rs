@@ -300,17 +300,18 @@ fn every_api_route_is_two_api_gateway_routes_to_its_own_function() {
                 p["Target"]["Fn::Sub"],
                 format!("integrations/${{{base}Integration}}")
             );
-            let kind = if route.access.needs_token() {
-                "JWT"
+            let (kind, authorizer) = if route.access.accepts_keys() {
+                ("CUSTOM", Some("KeyAuthorizerId"))
+            } else if route.access.needs_token() {
+                ("JWT", Some("AuthorizerId"))
             } else {
-                "NONE"
+                ("NONE", None)
             };
             assert_eq!(p["AuthorizationType"], kind, "{id}");
-            assert_eq!(
-                p["AuthorizerId"].is_null(),
-                !route.access.needs_token(),
-                "{id}"
-            );
+            match authorizer {
+                Some(parameter) => assert_eq!(p["AuthorizerId"]["Ref"], parameter, "{id}"),
+                None => assert!(p["AuthorizerId"].is_null(), "{id}"),
+            }
         }
         let integration = props(&format!("{base}Integration"));
         assert_eq!(integration["IntegrationType"], "AWS_PROXY");
@@ -424,6 +425,27 @@ fn every_worker_has_its_trigger() {
                     "cognito-idp.amazonaws.com"
                 );
             }
+            Trigger::Authorizer { .. } => {
+                // The API invokes it before every route that takes keys,
+                // uncached, so a revoked key fails at once.
+                let (stack, _) = find(&id).expect("its function");
+                assert_eq!(stack, "template.yaml");
+                let authorizer = props("KeyAuthorizer");
+                assert_eq!(authorizer["AuthorizerType"], "REQUEST");
+                assert_eq!(authorizer["EnableSimpleResponses"], true);
+                assert_eq!(authorizer["AuthorizerResultTtlInSeconds"], 0);
+                assert_eq!(authorizer["AuthorizerPayloadFormatVersion"], "2.0");
+                let uri = serde_json::to_string(&authorizer["AuthorizerUri"]).expect("JSON");
+                assert!(uri.contains(&format!("{id}.Arn")), "{uri}");
+                let permission = resource(&format!("{}Permission", camel(worker.function)));
+                assert_eq!(
+                    permission["Properties"]["Principal"],
+                    "apigateway.amazonaws.com"
+                );
+                let variables = &props(&id)["Environment"]["Variables"];
+                assert_eq!(variables["NOCODE_TABLE_NAME"]["Ref"], "Table");
+                assert_eq!(variables["NOCODE_USER_POOL_ID"]["Ref"], "UserPool");
+            }
         }
     }
 }
@@ -501,11 +523,21 @@ fn every_rule_sends_its_pattern_to_its_queue_and_only_it_may_send() {
         assert_eq!(pattern, declared, "{id}");
         let target = format!("{}Queue", camel(rule.target_queue));
         assert_eq!(p["Targets"][0]["Arn"]["Fn::GetAtt"][0], target.as_str());
-        let statement = &props(&format!("{target}Policy"))["PolicyDocument"]["Statement"][0];
-        assert_eq!(
-            statement["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::GetAtt"][0],
-            id.as_str()
-        );
+        let statements = props(&format!("{target}Policy"))["PolicyDocument"]["Statement"]
+            .as_sequence()
+            .cloned()
+            .expect("statements");
+        // One statement per rule that targets the queue, and no other.
+        let senders: Vec<&str> = statements
+            .iter()
+            .filter_map(|s| s["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::GetAtt"][0].as_str())
+            .collect();
+        assert!(senders.contains(&id.as_str()), "{id}: {senders:?}");
+        let targeting = RULES
+            .iter()
+            .filter(|r| r.target_queue == rule.target_queue)
+            .count();
+        assert_eq!(senders.len(), targeting, "{target}");
     }
 }
 

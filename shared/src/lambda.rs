@@ -6,6 +6,11 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
+use std::collections::HashMap;
+
+use aws_lambda_events::apigw::{
+    ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
+};
 use aws_lambda_events::cognito::CognitoEventUserPoolsPreSignup;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::SqsEvent;
@@ -119,6 +124,24 @@ pub async fn run_worker<const PORTS: u8>(worker: WorkerRoute) -> Result<(), Erro
                 let services = Arc::clone(&services);
                 async move { handler(services, event.payload).await.map_err(Error::from) }
             }))
+            .await
+        }
+        Trigger::Authorizer { handler } => {
+            lambda_runtime::run(service_fn(
+                move |event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>| {
+                    let services = Arc::clone(&services);
+                    async move {
+                        // Always through: the guarded function refuses what
+                        // the context says is refused, with its own problem.
+                        let mut response: ApiGatewayV2CustomAuthorizerSimpleResponse<
+                            HashMap<String, serde_json::Value>,
+                        > = Default::default();
+                        response.is_authorized = true;
+                        response.context = handler(services, event.payload).await;
+                        Ok::<_, Infallible>(response)
+                    }
+                },
+            ))
             .await
         }
     }

@@ -68,6 +68,18 @@ pub const QUEUES: &[QueueSpec] = &[
         max_receives: 5,
         visibility_timeout: Duration::from_secs(60),
     },
+    // Apps' drafts follow their projects; deleted apps are cleared.
+    QueueSpec {
+        name: "runtime-apps",
+        max_receives: 5,
+        visibility_timeout: Duration::from_secs(60),
+    },
+    // Files given back are deleted.
+    QueueSpec {
+        name: "runtime-files",
+        max_receives: 5,
+        visibility_timeout: Duration::from_secs(60),
+    },
 ];
 
 /// The spec of a declared queue, if `name` is one (dead-letter queues are not).
@@ -76,8 +88,8 @@ pub fn queue(name: &str) -> Option<&'static QueueSpec> {
 }
 
 /// Every bucket: uploaded documents, project exports, deployed app bundles,
-/// page trees too large for a table item.
-pub const BUCKETS: &[&str] = &["documents", "exports", "bundles", "pages"];
+/// page trees too large for a table item, the files of records.
+pub const BUCKETS: &[&str] = &["documents", "exports", "bundles", "pages", "files"];
 
 /// How a rule matches one field of an event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,6 +201,35 @@ pub const RULES: &[Rule] = &[
         detail_type: Match::OneOf(&["table.schema_changed"]),
         target_queue: "runtime-index",
     },
+    // Whatever studio changes may change what the project's apps show:
+    // their drafts are made again.
+    Rule {
+        name: "runtime-apps",
+        source: Match::OneOf(&["nocode.studio"]),
+        detail_type: Match::Any,
+        target_queue: "runtime-apps",
+    },
+    // A new app's first draft; a deleted app's versions, keys and manifests.
+    Rule {
+        name: "runtime-apps-own",
+        source: Match::OneOf(&["nocode.runtime"]),
+        detail_type: Match::OneOf(&["app.created", "app.deleted"]),
+        target_queue: "runtime-apps",
+    },
+    // Files records gave back are deleted.
+    Rule {
+        name: "runtime-files",
+        source: Match::OneOf(&["nocode.runtime"]),
+        detail_type: Match::OneOf(&["file.released"]),
+        target_queue: "runtime-files",
+    },
+    // … and those of removed fields, deleted tables and projects.
+    Rule {
+        name: "runtime-files-studio",
+        source: Match::OneOf(&["nocode.studio"]),
+        detail_type: Match::OneOf(&["table.schema_changed", "table.deleted", "project.deleted"]),
+        target_queue: "runtime-files",
+    },
 ];
 
 /// The user pool's password policy (NIST SP 800-63B): a length range and no
@@ -255,7 +296,10 @@ mod tests {
                 .map(|r| r.target_queue)
                 .collect::<Vec<_>>()
         };
-        assert_eq!(targets(&studio), ["insights-ingest", "event-triggers"]);
+        assert_eq!(
+            targets(&studio),
+            ["insights-ingest", "event-triggers", "runtime-apps"]
+        );
         assert_eq!(targets(&insights), ["insights-ingest"]);
         assert!(targets(&foreign).is_empty());
         assert_eq!(

@@ -388,6 +388,12 @@ impl Services {
             .ok_or_else(|| missing(Port::Identity))
     }
 
+    /// The identity port itself, to keep beside the services (the local
+    /// gateway's authorizer).
+    pub fn identity_handle(&self) -> Result<Arc<dyn Identity>, ApiError> {
+        self.identity.clone().ok_or_else(|| missing(Port::Identity))
+    }
+
     /// Probes every built port, concurrently, in [`Port::ALL`] order.
     pub async fn probe(&self) -> Vec<(Port, Result<(), String>)> {
         macro_rules! probe {

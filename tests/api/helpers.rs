@@ -352,6 +352,56 @@ impl TestApp {
     }
 }
 
+/// Sends `bytes` the way a presigned request (`{method, url, headers}`, as
+/// the files route answers it) says; asserts the store took them.
+pub async fn upload(app: &TestApp, presigned: &Value, bytes: &[u8]) {
+    let method = Method::from_bytes(presigned["method"].as_str().expect("a method").as_bytes())
+        .expect("an HTTP method");
+    let mut request = app
+        .client
+        .request(method, presigned["url"].as_str().expect("a URL"))
+        .body(bytes.to_vec());
+    for (name, value) in presigned["headers"].as_object().expect("headers") {
+        // reqwest sets the length from the body.
+        if name != "content-length" {
+            request = request.header(name, value.as_str().expect("a header value"));
+        }
+    }
+    let response = request.send().await.expect("the store answers");
+    let status = response.status();
+    assert!(
+        status.is_success(),
+        "upload refused: {status} {}",
+        response.text().await.unwrap_or_default()
+    );
+}
+
+/// Sends a request with an app's API key.
+pub async fn with_key(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+    key: &str,
+) -> (StatusCode, Value) {
+    let mut request = app
+        .client
+        .request(method, format!("{}{path}", app.url))
+        .header("x-api-key", key);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("the gateway answers");
+    let status = response.status();
+    let text = response.text().await.expect("a body");
+    let value = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+    };
+    (status, value)
+}
+
 /// Asserts a problem+json answer with its code and the request id.
 pub async fn assert_problem(response: reqwest::Response, status: StatusCode, code: &str) -> Value {
     assert_eq!(response.status(), status);

@@ -59,6 +59,13 @@ fn body(route: &ApiRoute) -> Option<Value> {
             json!({})
         }
         "runtime-records-batch" => json!({"operations": [{"action": "create", "values": {}}]}),
+        "runtime-files-start" => {
+            json!({"field": "doc", "name": "a.txt", "content_type": "text/plain", "size": 5})
+        }
+        "runtime-apps-update" => json!({"name": "Renamed app"}),
+        "runtime-apps-deploy" => json!({}),
+        "runtime-apps-rollback" => json!({"version": 1}),
+        "runtime-keys-create" => json!({"name": "Key", "scopes": ["records:read"]}),
         other => panic!("{other}: the role matrix has no body for it; add one here"),
     })
 }
@@ -94,19 +101,46 @@ async fn prepare(
     scope: &Scope,
     role: Option<Role>,
 ) -> (String, Option<User>) {
+    let new_project = || async {
+        let (status, project) = app
+            .json(
+                Method::POST,
+                "/api/v1/studio/projects",
+                Some(json!({"organization_id": world.org, "name": "Matrix project"})),
+                Some(&world.owner.access),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{project}");
+        project["id"].as_str().expect("id").to_string()
+    };
     let scope_id = match scope.kind {
         ScopeKind::Organization => world.org.clone(),
-        ScopeKind::Project => {
-            let (status, project) = app
+        ScopeKind::Project => new_project().await,
+        ScopeKind::App => {
+            let project = new_project().await;
+            let (status, made) = app
                 .json(
                     Method::POST,
-                    "/api/v1/studio/projects",
-                    Some(json!({"organization_id": world.org, "name": "Matrix project"})),
+                    "/api/v1/runtime/apps",
+                    Some(json!({"project_id": project, "name": "Matrix app"})),
                     Some(&world.owner.access),
                 )
                 .await;
-            assert_eq!(status, StatusCode::CREATED, "{project}");
-            project["id"].as_str().expect("id").to_string()
+            assert_eq!(status, StatusCode::CREATED, "{made}");
+            let id = made["id"].as_str().expect("id").to_string();
+            // Rolling back, or reading a version, needs one deployed.
+            if route.function == "runtime-apps-rollback" || route.path.contains("{number}") {
+                let (status, deployed) = app
+                    .json(
+                        Method::POST,
+                        &format!("/api/v1/runtime/apps/{id}/deploy"),
+                        Some(json!({})),
+                        Some(&world.owner.access),
+                    )
+                    .await;
+                assert_eq!(status, StatusCode::CREATED, "{deployed}");
+            }
+            id
         }
     };
     let mut path = route
@@ -121,7 +155,9 @@ async fn prepare(
                     .json(
                         Method::POST,
                         &format!("/api/v1/studio/projects/{scope_id}/add_table"),
-                        Some(json!({"name": "Things", "fields": []})),
+                        Some(
+                            json!({"name": "Things", "fields": [{"name": "doc", "type": "file"}]}),
+                        ),
                         Some(&world.owner.access),
                     )
                     .await;
@@ -170,8 +206,28 @@ async fn prepare(
                 assert_eq!(status, StatusCode::CREATED, "{record}");
                 record["id"].as_str().expect("id").to_string()
             }
-            // A page's first save.
-            "version" => "1".to_string(),
+            // A page's first save; an app's first deploy.
+            "version" | "number" => "1".to_string(),
+            "key_id" => {
+                let (status, key) = app
+                    .json(
+                        Method::POST,
+                        &format!("/api/v1/runtime/apps/{scope_id}/keys"),
+                        Some(json!({"name": "Key", "scopes": ["records:read"]})),
+                        Some(&world.owner.access),
+                    )
+                    .await;
+                assert_eq!(status, StatusCode::CREATED, "{key}");
+                key["id"].as_str().expect("id").to_string()
+            }
+            // The record's file field, holding an uploaded file.
+            "field" => {
+                let (table, rest) = path.split_once("/records/").expect("a records path");
+                let record = rest.split('/').next().expect("a record in the path");
+                let record = format!("{table}/records/{record}");
+                attach_file(app, &world.owner, &format!("{table}/files"), &record).await;
+                "doc".to_string()
+            }
             "invitation_id" => {
                 let (status, invitation) = app
                     .json(
@@ -200,19 +256,46 @@ async fn prepare(
     (path, caller)
 }
 
-/// The matrix is cut in three, each on its own app: a long test makes a
+/// Uploads a small text file through `files` and sets it as the `doc`
+/// of the record at `record`.
+async fn attach_file(app: &TestApp, owner: &User, files: &str, record: &str) {
+    let (status, started) = app
+        .json(
+            Method::POST,
+            files,
+            Some(json!({"field": "doc", "name": "a.txt", "content_type": "text/plain", "size": 5})),
+            Some(&owner.access),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    crate::helpers::upload(app, &started["upload"], b"hello").await;
+    let (status, changed) = app
+        .json(
+            Method::PATCH,
+            record,
+            Some(json!({"doc": started["id"]})),
+            Some(&owner.access),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+}
+
+/// The matrix is cut in four, each on its own app: a long test makes a
 /// large table, and moto copies the whole table for every transaction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Group {
     Foundation,
     ProjectsAndTables,
     PagesAndComponents,
+    AppsAndFiles,
 }
 
 fn group(route: &ApiRoute) -> Group {
     let path = route.path;
     if path.starts_with("/api/v1/foundation/") {
         Group::Foundation
+    } else if path.starts_with("/api/v1/runtime/apps") || path.contains("/files") {
+        Group::AppsAndFiles
     } else if ["/library", "component", "/pages", "page", "/export"]
         .iter()
         .any(|part| path.contains(part))
@@ -235,11 +318,15 @@ async fn page_and_component_routes_answer_each_role_exactly(app: TestApp) {
     matrix(app, Group::PagesAndComponents).await;
 }
 
+async fn app_and_file_routes_answer_each_role_exactly(app: TestApp) {
+    matrix(app, Group::AppsAndFiles).await;
+}
+
 #[test]
 fn every_group_holds_scoped_routes() {
     let groups: std::collections::HashSet<Group> =
         scoped_routes().iter().map(|(r, _)| group(r)).collect();
-    assert_eq!(groups.len(), 3);
+    assert_eq!(groups.len(), 4);
 }
 
 async fn matrix(app: TestApp, only: Group) {
@@ -321,4 +408,5 @@ crate::helpers::on_both_backends!(
     foundation_routes_answer_each_role_exactly,
     project_and_table_routes_answer_each_role_exactly,
     page_and_component_routes_answer_each_role_exactly,
+    app_and_file_routes_answer_each_role_exactly,
 );

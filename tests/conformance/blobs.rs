@@ -189,6 +189,19 @@ async fn head_present_and_missing(f: &Fixture) {
     assert_eq!(f.store.head(BUCKET, "h/b.txt").await, Ok(None));
 }
 
+async fn the_start_of_a_blob_reads_alone(f: &Fixture) {
+    f.put("r/a.bin", b"0123456789", "application/octet-stream")
+        .await;
+    let start = f.store.read_start(BUCKET, "r/a.bin", 4).await.unwrap();
+    assert_eq!(start, Bytes::from_static(b"0123"));
+    let all = f.store.read_start(BUCKET, "r/a.bin", 100).await.unwrap();
+    assert_eq!(all, Bytes::from_static(b"0123456789"));
+    assert_eq!(
+        f.store.read_start(BUCKET, "r/none.bin", 4).await,
+        Err(BlobError::NotFound)
+    );
+}
+
 async fn delete_then_gone(f: &Fixture) {
     f.put("d/a.txt", b"x", "text/plain").await;
     f.store.delete(BUCKET, "d/a.txt").await.unwrap();
@@ -394,6 +407,7 @@ conformance!(Fixture:
     put_get_round_trip,
     get_missing_is_not_found,
     head_present_and_missing,
+    the_start_of_a_blob_reads_alone,
     delete_then_gone,
     overwrite_replaces_bytes_and_type,
     list_pages_by_prefix_in_key_order,

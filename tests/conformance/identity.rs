@@ -117,6 +117,7 @@ impl Pool {
                 client,
                 pool.pool_id.clone(),
                 pool.client_id.clone(),
+                Some(&harness::moto_url()),
             )),
             client_id: pool.client_id,
             // moto issues AWS-style issuers whatever its own address.
@@ -663,12 +664,38 @@ async fn get_user_returns_the_profile(pool: &Pool) {
     );
 }
 
+async fn an_access_token_verifies_as_the_authorizer_checks_it(pool: &Pool) {
+    let (_, tokens) = pool.signed_in().await;
+    let claims = pool
+        .identity
+        .verify_access_token(&tokens.access_token)
+        .await
+        .expect("the pool's own access token verifies");
+    let decoded: AccessClaims = pool.verify(&tokens.access_token, false).await;
+    assert_eq!(claims.sub, decoded.sub);
+    assert_eq!(claims.client_id, pool.client_id);
+    assert_eq!(claims.token_use, "access");
+    assert_eq!(claims.iss, pool.issuer);
+    for refused in [
+        tokens.id_token.as_str(),
+        "not-a-token",
+        &format!("{}x", tokens.access_token),
+    ] {
+        assert_eq!(
+            pool.identity.verify_access_token(refused).await,
+            Err(IdentityError::NotAuthorized),
+            "{refused}"
+        );
+    }
+}
+
 async fn the_backend_answers_a_health_probe(pool: &Pool) {
     assert_eq!(pool.identity.probe().await, Ok(()));
 }
 
 conformance!(Pool:
     the_backend_answers_a_health_probe,
+    an_access_token_verifies_as_the_authorizer_checks_it,
     sign_up_confirm_then_sign_in,
     duplicate_email_is_refused,
     weak_password_is_refused,

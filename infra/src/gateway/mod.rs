@@ -10,6 +10,7 @@
 pub mod authorizer;
 pub mod proxy;
 pub mod streams;
+pub mod studio;
 pub mod workers;
 
 use std::net::SocketAddr;
@@ -21,7 +22,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
-use axum::routing::any;
+use axum::routing::{any, get};
 use shared::adapters::embedded::blobs::PRESIGNED_ROUTE;
 use shared::adapters::embedded::{EmbeddedBlobs, EmbeddedIdentity, EmbeddedTable};
 #[cfg(feature = "aws")]
@@ -199,18 +200,14 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, StartError> 
                 .with_identity(identity.clone())
                 .with_blobs(Arc::new(blobs.clone()));
             let stream: Arc<dyn ChangeStream> = Arc::new(streams::EmbeddedStream::new(table));
-            (
-                services,
-                Authorizer::Embedded(identity),
-                Some(blobs),
-                stream,
-            )
+            (services, Authorizer::new(identity), Some(blobs), stream)
         }
         #[cfg(feature = "aws")]
         GatewayBackend::Aws { sdk, settings } => {
             let services =
                 Services::aws(&sdk, &settings, &Port::ALL).map_err(|e| backend_error(&e))?;
-            let authorizer = cognito_authorizer(&sdk, &settings).await?;
+            let identity = services.identity_handle().map_err(|e| backend_error(&e))?;
+            let authorizer = Authorizer::new(identity);
             let table = settings
                 .table_name
                 .as_deref()
@@ -240,6 +237,9 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, StartError> 
     let router = Router::new()
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", shared::openapi::document()))
         .route(&format!("/{PRESIGNED_ROUTE}/{{*key}}"), any(presigned))
+        .route("/studio", get(studio::redirect))
+        .route("/studio/", get(studio::serve))
+        .route("/studio/{*path}", get(studio::serve))
         .fallback(api)
         .with_state(state);
     let mut shutdown = stopped.clone();
@@ -263,37 +263,4 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, StartError> 
         server,
         workers,
     })
-}
-
-/// The authorizer of a Cognito pool: its JWKS (served locally by an
-/// emulator, by Cognito otherwise) and its AWS-style issuer.
-#[cfg(feature = "aws")]
-async fn cognito_authorizer(
-    sdk: &SdkConfig,
-    settings: &AwsSettings,
-) -> Result<Authorizer, StartError> {
-    let missing = |name: &str| StartError::Backend(format!("{name} is not set"));
-    let pool = settings
-        .user_pool_id
-        .as_deref()
-        .ok_or_else(|| missing("NOCODE_USER_POOL_ID"))?;
-    let client = settings
-        .user_pool_client_id
-        .clone()
-        .ok_or_else(|| missing("NOCODE_USER_POOL_CLIENT_ID"))?;
-    let region = sdk
-        .region()
-        .map(|r| r.to_string())
-        .unwrap_or_else(|| "us-east-1".into());
-    let issuer = format!("https://cognito-idp.{region}.amazonaws.com/{pool}");
-    let jwks_url = match sdk.endpoint_url() {
-        Some(endpoint) => format!(
-            "{}/{pool}/.well-known/jwks.json",
-            endpoint.trim_end_matches('/')
-        ),
-        None => format!("{issuer}/.well-known/jwks.json"),
-    };
-    Authorizer::cognito(&jwks_url, issuer, client)
-        .await
-        .map_err(StartError::Backend)
 }

@@ -22,7 +22,7 @@ use shared::http::{ApiError, problem};
 use shared::routes::{self, ApiRoute, Found, shim};
 use shared::services::Services;
 
-use super::authorizer::{Authorizer, Refused, bearer};
+use super::authorizer::Authorizer;
 
 /// API Gateway refuses payloads above 10 MB before any function runs.
 pub const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
@@ -33,6 +33,14 @@ pub struct Proxy {
     pub services: Arc<Services>,
     /// The JWT authorizer.
     pub authorizer: Authorizer,
+}
+
+/// What an authorizer hands a route's function.
+enum Verdict {
+    /// The JWT authorizer's claims.
+    Claims(HashMap<String, String>),
+    /// A Lambda authorizer's context.
+    Context(HashMap<String, serde_json::Value>),
 }
 
 fn to_axum(response: lambda_http::Response<lambda_http::Body>) -> Response<AxumBody> {
@@ -91,24 +99,21 @@ impl Proxy {
             }
             Found::NoRoute => return refuse(&ApiError::NotFound, request_id),
         };
-        let claims = match route.access.needs_token() {
-            false => None,
-            true => {
-                let header = request
-                    .headers()
-                    .get(header::AUTHORIZATION)
-                    .and_then(|v| v.to_str().ok());
-                let verified = match bearer(header) {
-                    Ok(token) => self.authorizer.authorize(token).await,
-                    Err(refused) => Err(refused),
-                };
-                match verified {
-                    Ok(claims) => Some(claims),
-                    Err(Refused::Missing | Refused::Invalid) => {
-                        return refuse(&ApiError::Unauthenticated, request_id);
-                    }
-                }
+        let verdict = if route.access.accepts_keys() {
+            let context =
+                shared::runtime::authorizer::context(&self.services, request.headers()).await;
+            Some(Verdict::Context(context))
+        } else if route.access.needs_token() {
+            let header = request
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
+            match self.authorizer.authorize(header).await {
+                Ok(claims) => Some(Verdict::Claims(claims)),
+                Err(_) => return refuse(&ApiError::Unauthenticated, request_id),
             }
+        } else {
+            None
         };
         let (parts, body) = request.into_parts();
         let body = match axum::body::to_bytes(body, MAX_PAYLOAD).await {
@@ -121,7 +126,7 @@ impl Proxy {
             route.method,
             route.path,
             params,
-            claims,
+            verdict,
             peer,
             request_id,
         );
@@ -149,7 +154,7 @@ fn payload_v2(
     method: &str,
     template: &str,
     params: Vec<(String, String)>,
-    claims: Option<HashMap<String, String>>,
+    verdict: Option<Verdict>,
     peer: SocketAddr,
     request_id: &str,
 ) -> ApiGatewayV2httpRequest {
@@ -179,12 +184,20 @@ fn payload_v2(
     context.time = Some(now.format("%d/%b/%Y:%H:%M:%S %z").to_string());
     context.time_epoch = now.timestamp_millis();
     context.http = http;
-    if let Some(claims) = claims {
-        let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
-        jwt.claims = claims;
-        let mut authorizer = ApiGatewayRequestAuthorizer::default();
-        authorizer.jwt = Some(jwt);
-        context.authorizer = Some(authorizer);
+    match verdict {
+        Some(Verdict::Claims(claims)) => {
+            let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
+            jwt.claims = claims;
+            let mut authorizer = ApiGatewayRequestAuthorizer::default();
+            authorizer.jwt = Some(jwt);
+            context.authorizer = Some(authorizer);
+        }
+        Some(Verdict::Context(fields)) => {
+            let mut authorizer = ApiGatewayRequestAuthorizer::default();
+            authorizer.fields = fields;
+            context.authorizer = Some(authorizer);
+        }
+        None => {}
     }
 
     let mut event = ApiGatewayV2httpRequest::default();

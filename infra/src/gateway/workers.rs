@@ -71,13 +71,19 @@ pub fn spawn_all(
                 ))),
                 // The embedded pool confirms sign-ups by its own setting.
                 Trigger::PreSignUp { .. } => None,
+                // The proxy runs the authorizer before each route that has one.
+                Trigger::Authorizer { .. } => None,
                 Trigger::Schedule {
                     expression,
                     handler,
                 } => {
-                    let every = settings
-                        .tick_every
-                        .or_else(|| shared::schedule::rate_interval(expression));
+                    // A faster tick (tests) speeds up the minute's schedules;
+                    // slower ones keep their own pace.
+                    let rate = shared::schedule::rate_interval(expression);
+                    let every = match (settings.tick_every, rate) {
+                        (Some(fast), Some(rate)) if rate <= Duration::from_secs(60) => Some(fast),
+                        (_, rate) => rate,
+                    };
                     match every {
                         Some(every) => {
                             // A worker gets the ports it declares, as on Lambda.

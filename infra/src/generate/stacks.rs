@@ -65,10 +65,14 @@ fn all_queues() -> Vec<String> {
         .collect()
 }
 
-/// Functions the user pool invokes stay in the root stack: the pool refers
-/// to them, and a nested stack that needs the pool's ids could not.
+/// Functions the user pool or the API invokes on their own stay in the
+/// root stack: the pool and the API's authorizer refer to them, and a
+/// nested stack that needs their ids could not.
 fn in_root(worker: &WorkerRoute) -> bool {
-    matches!(worker.trigger, Trigger::PreSignUp { .. })
+    matches!(
+        worker.trigger,
+        Trigger::PreSignUp { .. } | Trigger::Authorizer { .. }
+    )
 }
 
 fn parts(modules: &[Module]) -> Vec<Part<'_>> {
@@ -328,6 +332,63 @@ fn alarm(
     }
 }
 
+/// The Lambda authorizer of the routes that take a user's token or an
+/// app's API key: its function, log group and permission, and the
+/// authorizer itself (simple responses, no identity source: the function
+/// sees every request, as a key and a token arrive in different headers,
+/// and nothing is cached, so a revoked key fails at once).
+fn key_authorizer(resources: &mut Value, worker: &WorkerRoute) {
+    let id = function_id(worker.function);
+    let mut function = function(worker.function, worker.summary, worker.ports, "", None);
+    insert(
+        &mut function["Properties"],
+        "Environment",
+        map! { "Variables" => map! {
+            "NOCODE_BACKEND" => "aws",
+            "NOCODE_TABLE_NAME" => r#ref("Table"),
+            "NOCODE_USER_POOL_ID" => r#ref("UserPool"),
+            "NOCODE_USER_POOL_CLIENT_ID" => r#ref("UserPoolClient"),
+        } },
+    );
+    insert(resources, &id, function);
+    insert(
+        resources,
+        &format!("{}LogGroup", camel(worker.function)),
+        log_group(),
+    );
+    insert(
+        resources,
+        "KeyAuthorizer",
+        map! {
+            "Type" => "AWS::ApiGatewayV2::Authorizer",
+            "Properties" => map! {
+                "ApiId" => r#ref("HttpApi"),
+                "Name" => "TokenOrApiKey",
+                "AuthorizerType" => "REQUEST",
+                "AuthorizerPayloadFormatVersion" => "2.0",
+                "EnableSimpleResponses" => true,
+                "AuthorizerResultTtlInSeconds" => 0,
+                "AuthorizerUri" => sub(format!(
+                    "arn:${{AWS::Partition}}:apigateway:${{AWS::Region}}:lambda:path/2015-03-31/functions/${{{id}.Arn}}/invocations"
+                )),
+            },
+        },
+    );
+    insert(
+        resources,
+        &format!("{}Permission", camel(worker.function)),
+        map! {
+            "Type" => "AWS::Lambda::Permission",
+            "Properties" => map! {
+                "Action" => "lambda:InvokeFunction",
+                "FunctionName" => get_att(&id, "Arn"),
+                "Principal" => "apigateway.amazonaws.com",
+                "SourceArn" => sub("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/authorizers/${KeyAuthorizer}"),
+            },
+        },
+    );
+}
+
 /// What the root passes to every nested stack: each shared resource's name
 /// (or URL) and ARN, the API and its authorizer.
 fn nested_parameters() -> Vec<(String, Value)> {
@@ -336,6 +397,7 @@ fn nested_parameters() -> Vec<(String, Value)> {
         ("LogRetentionDays".to_string(), r#ref("LogRetentionDays")),
         ("ApiId".to_string(), r#ref("HttpApi")),
         ("AuthorizerId".to_string(), r#ref("HttpApiAuthorizer")),
+        ("KeyAuthorizerId".to_string(), r#ref("KeyAuthorizer")),
         ("TableName".to_string(), r#ref("Table")),
         ("TableArn".to_string(), get_att("Table", "Arn")),
         ("TableStreamArn".to_string(), get_att("Table", "StreamArn")),
@@ -471,7 +533,28 @@ fn root(modules: &[Module], parts: &[Part<'_>]) -> Value {
                 },
             },
         );
-        // Only that rule may send to its queue.
+    }
+    // Only the rules that target a queue may send to it.
+    for queue in QUEUES {
+        let target = queue_id(queue.name);
+        let statements: Vec<Value> = RULES
+            .iter()
+            .filter(|rule| rule.target_queue == queue.name)
+            .map(|rule| {
+                let rule_id = format!("{}Rule", camel(rule.name));
+                map! {
+                    "Sid" => rule_id.clone(),
+                    "Effect" => "Allow",
+                    "Principal" => map! { "Service" => "events.amazonaws.com" },
+                    "Action" => "sqs:SendMessage",
+                    "Resource" => get_att(&target, "Arn"),
+                    "Condition" => map! { "ArnEquals" => map! { "aws:SourceArn" => get_att(&rule_id, "Arn") } },
+                }
+            })
+            .collect();
+        if statements.is_empty() {
+            continue;
+        }
         insert(
             &mut resources,
             &format!("{target}Policy"),
@@ -481,14 +564,7 @@ fn root(modules: &[Module], parts: &[Part<'_>]) -> Value {
                     "Queues" => seq![r#ref(&target)],
                     "PolicyDocument" => map! {
                         "Version" => "2012-10-17",
-                        "Statement" => seq![map! {
-                            "Sid" => rule_id.clone(),
-                            "Effect" => "Allow",
-                            "Principal" => map! { "Service" => "events.amazonaws.com" },
-                            "Action" => "sqs:SendMessage",
-                            "Resource" => get_att(&target, "Arn"),
-                            "Condition" => map! { "ArnEquals" => map! { "aws:SourceArn" => get_att(&rule_id, "Arn") } },
-                        }],
+                        "Statement" => Value::Sequence(statements),
                     },
                 },
             },
@@ -497,7 +573,14 @@ fn root(modules: &[Module], parts: &[Part<'_>]) -> Value {
     let pre_sign_up = modules
         .iter()
         .flat_map(|m| m.workers.iter())
-        .find(|w| in_root(w));
+        .find(|w| matches!(w.trigger, Trigger::PreSignUp { .. }));
+    let authorizer = modules
+        .iter()
+        .flat_map(|m| m.workers.iter())
+        .find(|w| matches!(w.trigger, Trigger::Authorizer { .. }));
+    if let Some(worker) = authorizer {
+        key_authorizer(&mut resources, worker);
+    }
     let mut lambda_config = map! {};
     if let Some(worker) = pre_sign_up {
         insert(
@@ -816,7 +899,10 @@ fn nested(part: &Part<'_>) -> Value {
                 "RouteKey" => format!("{} {path}", route.method),
                 "Target" => sub(format!("integrations/${{{integration}}}")),
             };
-            if route.access.needs_token() {
+            if route.access.accepts_keys() {
+                insert(&mut properties, "AuthorizationType", Value::from("CUSTOM"));
+                insert(&mut properties, "AuthorizerId", r#ref("KeyAuthorizerId"));
+            } else if route.access.needs_token() {
                 insert(&mut properties, "AuthorizationType", Value::from("JWT"));
                 insert(&mut properties, "AuthorizerId", r#ref("AuthorizerId"));
             } else {
@@ -916,7 +1002,7 @@ fn nested(part: &Part<'_>) -> Value {
                     },
                 },
             },
-            Trigger::PreSignUp { .. } => map! {},
+            Trigger::PreSignUp { .. } | Trigger::Authorizer { .. } => map! {},
         };
         insert(&mut function["Properties"], "Events", event);
         insert(&mut resources, &function_id(worker.function), function);

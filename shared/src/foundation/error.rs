@@ -88,7 +88,7 @@ impl From<IdentityError> for ApiError {
             IdentityError::UserNotFound => ApiError::NotFound,
             IdentityError::CodeMismatch => ApiError::invalid("code", "the code does not match"),
             IdentityError::ExpiredCode => ApiError::invalid("code", "the code has expired"),
-            IdentityError::TooManyRequests => ApiError::Throttled,
+            IdentityError::TooManyRequests => ApiError::Throttled { retry_after: None },
             IdentityError::Backend(why) => ApiError::Internal(why),
         }
     }

@@ -239,6 +239,6 @@ pub async fn remove(services: Arc<Services>, request: Request, tenant: Tenant) -
 /// Leaves an organization (any member but its last owner).
 pub async fn leave(services: Arc<Services>, _request: Request, tenant: Tenant) -> HandlerResult {
     let id = tenant.organization_id.as_str();
-    remove_member(&services, &tenant.meta, id, &tenant.membership, LEFT).await?;
+    remove_member(&services, &tenant.meta, id, tenant.membership()?, LEFT).await?;
     no_content()
 }

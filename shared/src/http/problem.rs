@@ -112,6 +112,13 @@ pub enum ApiError {
     /// 401: a sign-in with a wrong e-mail or password (never says which).
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// 401: an app key that is unknown, revoked or expired (never says which).
+    #[error("invalid API key")]
+    InvalidApiKey,
+    /// 401: an app key sent to a route that takes none (only the records
+    /// routes do).
+    #[error("API key not accepted here")]
+    ApiKeyNotAccepted,
     /// 403: the account exists but its e-mail is not confirmed yet.
     #[error("account not confirmed")]
     AccountNotConfirmed,
@@ -146,7 +153,10 @@ pub enum ApiError {
     Limit(Limit),
     /// 429: too many requests; retry later.
     #[error("throttled")]
-    Throttled,
+    Throttled {
+        /// Seconds until a retry may pass (`Retry-After`), when known.
+        retry_after: Option<u64>,
+    },
     /// 500: something failed on our side; the text is for the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -162,7 +172,10 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
             ApiError::Malformed(_) | ApiError::BadQuery { .. } => 400,
-            ApiError::Unauthenticated | ApiError::InvalidCredentials => 401,
+            ApiError::Unauthenticated
+            | ApiError::InvalidCredentials
+            | ApiError::InvalidApiKey
+            | ApiError::ApiKeyNotAccepted => 401,
             ApiError::AccountNotConfirmed => 403,
             ApiError::Forbidden => 403,
             ApiError::NotFound => 404,
@@ -171,7 +184,7 @@ impl ApiError {
             ApiError::StaleVersion(_) => 412,
             ApiError::TooLarge { .. } => 413,
             ApiError::Invalid(_) | ApiError::Limit(_) => 422,
-            ApiError::Throttled => 429,
+            ApiError::Throttled { .. } => 429,
             ApiError::Internal(_) => 500,
         }
     }
@@ -183,6 +196,8 @@ impl ApiError {
             ApiError::BadQuery { code, .. } => code,
             ApiError::Unauthenticated => "unauthenticated",
             ApiError::InvalidCredentials => "invalid_credentials",
+            ApiError::InvalidApiKey => "invalid_api_key",
+            ApiError::ApiKeyNotAccepted => "api_key_not_accepted",
             ApiError::AccountNotConfirmed => "account_not_confirmed",
             ApiError::Forbidden => "forbidden",
             ApiError::NotFound => "not_found",
@@ -192,7 +207,7 @@ impl ApiError {
             ApiError::TooLarge { .. } => "payload_too_large",
             ApiError::Invalid(_) => "validation_failed",
             ApiError::Limit(limit) => limit.code,
-            ApiError::Throttled => "throttled",
+            ApiError::Throttled { .. } => "throttled",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -203,6 +218,8 @@ impl ApiError {
             ApiError::BadQuery { .. } => "Bad query",
             ApiError::Unauthenticated => "Authentication required",
             ApiError::InvalidCredentials => "Invalid credentials",
+            ApiError::InvalidApiKey => "Invalid API key",
+            ApiError::ApiKeyNotAccepted => "API key not accepted",
             ApiError::AccountNotConfirmed => "Account not confirmed",
             ApiError::Forbidden => "Not allowed",
             ApiError::NotFound => "Not found",
@@ -212,7 +229,7 @@ impl ApiError {
             ApiError::TooLarge { .. } => "Payload too large",
             ApiError::Invalid(_) => "Invalid input",
             ApiError::Limit(_) => "Limit exceeded",
-            ApiError::Throttled => "Too many requests",
+            ApiError::Throttled { .. } => "Too many requests",
             ApiError::Internal(_) => "Internal error",
         }
     }
@@ -230,6 +247,10 @@ impl ApiError {
                 "Sign in and send the access token as a Bearer token.".into()
             }
             ApiError::InvalidCredentials => "The e-mail or the password is wrong.".into(),
+            ApiError::InvalidApiKey => "The API key is unknown, revoked or expired.".into(),
+            ApiError::ApiKeyNotAccepted => {
+                "API keys open the records routes only; sign in for this one.".into()
+            }
             ApiError::AccountNotConfirmed => {
                 "Confirm your e-mail address with the code we sent first.".into()
             }
@@ -242,7 +263,7 @@ impl ApiError {
             ApiError::TooLarge { limit } => format!("The body must be at most {limit} bytes."),
             ApiError::Invalid(errors) => format!("{} field(s) are invalid.", errors.len()),
             ApiError::Limit(limit) => limit.detail.clone(),
-            ApiError::Throttled => "Too many requests; retry later.".into(),
+            ApiError::Throttled { .. } => "Too many requests; retry later.".into(),
             ApiError::Internal(_) => "Something failed on our side; quote the request id.".into(),
         }
     }
@@ -324,7 +345,7 @@ impl From<TableError> for ApiError {
                 ApiError::Conflict(Conflict::CHANGED_CONCURRENTLY)
             }
             TableError::InvalidCursor => ApiError::invalid("next", "not a cursor of this list"),
-            TableError::Throttled => ApiError::Throttled,
+            TableError::Throttled => ApiError::Throttled { retry_after: None },
             TableError::Invalid(why) | TableError::Backend(why) => ApiError::Internal(why),
         }
     }
@@ -346,7 +367,9 @@ mod tests {
             ApiError::StaleVersion(None),
             ApiError::TooLarge { limit: 1 },
             ApiError::Invalid(Vec::new()),
-            ApiError::Throttled,
+            ApiError::Throttled { retry_after: None },
+            ApiError::InvalidApiKey,
+            ApiError::ApiKeyNotAccepted,
             ApiError::Internal(String::new()),
         ];
         errors.push(ApiError::Conflict(Conflict::CHANGED_CONCURRENTLY));

@@ -7,6 +7,7 @@ use lambda_http::{Request, RequestExt};
 use serde::de::DeserializeOwned;
 
 use super::problem::{ApiError, FieldError};
+use crate::tenancy::grant::{self, KeyGrant};
 
 /// The default largest JSON body a route accepts.
 pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
@@ -31,13 +32,69 @@ fn v2_context(
     }
 }
 
-/// The caller, or 401 when the request carries no verified claims.
+/// The authorizer's verdict on a request: the JWT authorizer's claims,
+/// or a Lambda authorizer's context (the routes that also take app keys).
+enum Verdict<'r> {
+    /// A JWT authorizer's claims.
+    Claims(&'r std::collections::HashMap<String, String>),
+    /// A Lambda authorizer's context ([`crate::tenancy::grant`]).
+    Context(&'r std::collections::HashMap<String, serde_json::Value>),
+}
+
+fn verdict(request: &Request) -> Option<Verdict<'_>> {
+    let authorizer = v2_context(request)?.authorizer.as_ref()?;
+    match &authorizer.jwt {
+        Some(jwt) => Some(Verdict::Claims(&jwt.claims)),
+        None if !authorizer.fields.is_empty() => Some(Verdict::Context(&authorizer.fields)),
+        None => None,
+    }
+}
+
+/// The app key the authorizer verified, on a route that takes keys; 401
+/// when the authorizer refused the key it was shown.
+pub fn key_grant(request: &Request) -> Result<Option<KeyGrant>, ApiError> {
+    match verdict(request) {
+        Some(Verdict::Context(context)) => {
+            match context.get("principal").and_then(|p| p.as_str()) {
+                Some(grant::KEY) => KeyGrant::from_context(context)
+                    .map(Some)
+                    .ok_or(ApiError::Unauthenticated),
+                Some(grant::NONE) => Err(refusal(context)),
+                _ => Ok(None),
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
+fn refusal(context: &std::collections::HashMap<String, serde_json::Value>) -> ApiError {
+    match context.get("refusal").and_then(|r| r.as_str()) {
+        Some(reason) if reason.starts_with("key") => ApiError::InvalidApiKey,
+        _ => ApiError::Unauthenticated,
+    }
+}
+
+/// The caller, or 401 when the request carries no verified credentials. A
+/// request made with an app key acts as `apikey:<key id>`.
 pub fn caller(request: &Request) -> Result<Caller, ApiError> {
-    let claims = v2_context(request)
-        .and_then(|c| c.authorizer.as_ref())
-        .and_then(|a| a.jwt.as_ref())
-        .map(|jwt| &jwt.claims)
-        .ok_or(ApiError::Unauthenticated)?;
+    let claims = match verdict(request).ok_or(ApiError::Unauthenticated)? {
+        Verdict::Claims(claims) => claims.clone(),
+        Verdict::Context(context) => match context.get("principal").and_then(|p| p.as_str()) {
+            Some(grant::USER) => context
+                .iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                .collect(),
+            Some(grant::KEY) => {
+                let grant = KeyGrant::from_context(context).ok_or(ApiError::Unauthenticated)?;
+                return Ok(Caller {
+                    sub: grant.actor().into(),
+                    username: grant.actor(),
+                    client_id: None,
+                });
+            }
+            _ => return Err(refusal(context)),
+        },
+    };
     // Only access tokens authorize API calls; an id token is refused.
     if claims.get("token_use").map(String::as_str) != Some("access") {
         return Err(ApiError::Unauthenticated);
@@ -54,6 +111,12 @@ pub fn caller(request: &Request) -> Result<Caller, ApiError> {
             .unwrap_or_else(|| sub.clone()),
         client_id: claims.get("client_id").cloned(),
     })
+}
+
+/// Whether the request carries an app key header (the routes that take no
+/// keys refuse it).
+pub fn carries_key(request: &Request) -> bool {
+    request.headers().contains_key(grant::HEADER)
 }
 
 /// The caller's access token, to hand to the identity port (Cognito's

@@ -63,5 +63,13 @@ pub fn problem(error: &ApiError, request_id: Option<&str>) -> Response<Body> {
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    if let ApiError::Throttled {
+        retry_after: Some(seconds),
+    } = error
+    {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
+    }
     response
 }

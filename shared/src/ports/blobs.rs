@@ -125,6 +125,11 @@ pub trait BlobStore: Send + Sync {
     /// Metadata of a blob, `None` when absent.
     async fn head(&self, bucket: &str, key: &str) -> BlobResult<Option<BlobMeta>>;
 
+    /// The first `len` bytes of a blob (all of it when shorter), without
+    /// reading the rest: enough to tell what a file really is.
+    /// [`BlobError::NotFound`] when absent.
+    async fn read_start(&self, bucket: &str, key: &str, len: u64) -> BlobResult<Bytes>;
+
     /// Deletes a blob; absent is fine.
     async fn delete(&self, bucket: &str, key: &str) -> BlobResult<()>;
 
@@ -221,6 +226,21 @@ pub fn key_after(cursor: &str) -> BlobResult<String> {
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .ok_or_else(|| BlobError::Invalid("the list cursor is not valid".into()))
+}
+
+/// Deletes every blob of `bucket` under `prefix`, a page at a time (what a
+/// deleted project, table or app leaves); absent ones are fine, so a
+/// repeat is harmless.
+pub async fn delete_prefix(store: &dyn BlobStore, bucket: &str, prefix: &str) -> BlobResult<()> {
+    loop {
+        let page = store.list(bucket, prefix, None, MAX_LIST).await?;
+        for blob in &page.blobs {
+            store.delete(bucket, &blob.key).await?;
+        }
+        if page.next.is_none() || page.blobs.is_empty() {
+            return Ok(());
+        }
+    }
 }
 
 /// Checks a list page size: 1 to [`MAX_LIST`], refused otherwise, as the

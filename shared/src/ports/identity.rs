@@ -202,4 +202,11 @@ pub trait Identity: Send + Sync {
 
     /// The user an access token belongs to; fails once the token is revoked.
     async fn get_user(&self, access_token: &str) -> IdentityResult<User>;
+
+    /// Checks an access token the way API Gateway's JWT authorizer does
+    /// (signature against the pool's keys, issuer, app client, expiry,
+    /// `token_use`) and gives its claims; `NotAuthorized` when it fails.
+    /// The Lambda authorizer of the routes that also take app keys needs
+    /// it, since one authorizer guards a route.
+    async fn verify_access_token(&self, access_token: &str) -> IdentityResult<AccessClaims>;
 }

@@ -23,6 +23,7 @@ use lambda_http::Request;
 use crate::http::HandlerResult;
 use crate::services::{Port, Services};
 use crate::tenancy::Tenant;
+use crate::tenancy::grant::KeyScope;
 use crate::tenancy::guard::{Scope, ScopeKind};
 use crate::tenancy::roles::Role;
 
@@ -63,6 +64,14 @@ pub type StreamHandler = fn(
 /// A scheduled worker: the error goes to the log and Lambda retries.
 pub type ScheduleHandler = fn(Arc<Services>, EventBridgeEvent) -> BoxFuture<Result<(), String>>;
 
+/// A Lambda authorizer of the HTTP API: answers the context the guarded
+/// function receives (it always lets the request through; the function
+/// refuses what the context says is refused, with a problem of its own).
+pub type AuthorizerHandler = fn(
+    Arc<Services>,
+    aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request,
+) -> BoxFuture<std::collections::HashMap<String, serde_json::Value>>;
+
 /// Who may call a route; checked before its handler runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
@@ -83,6 +92,7 @@ impl Access {
             param,
             least,
             audit: None,
+            keys: None,
         })
     }
 
@@ -93,7 +103,37 @@ impl Access {
             param,
             least,
             audit: None,
+            keys: None,
         })
+    }
+
+    /// Members of the organization of the app whose id is `param`.
+    pub const fn app(param: &'static str, least: Role) -> Self {
+        Access::Scoped(Scope {
+            kind: ScopeKind::App,
+            param,
+            least,
+            audit: None,
+            keys: None,
+        })
+    }
+
+    /// The same access, and also an app's API key (`X-Api-Key`) with
+    /// `scope` on the project (a project route only).
+    pub const fn or_key(self, scope: KeyScope) -> Self {
+        match self {
+            Access::Scoped(s) => Access::Scoped(Scope {
+                keys: Some(scope),
+                ..s
+            }),
+            other => other,
+        }
+    }
+
+    /// Whether an app's API key may call the route (its authorizer then
+    /// takes either a user's token or a key).
+    pub const fn accepts_keys(self) -> bool {
+        matches!(self, Access::Scoped(Scope { keys: Some(_), .. }))
     }
 
     /// The same access; a refusal for the role is audited as `action`
@@ -231,6 +271,12 @@ pub enum Trigger {
     PreSignUp {
         /// The handler.
         handler: PreSignUpHandler,
+    },
+    /// The HTTP API's Lambda authorizer of the routes that take app keys
+    /// ([`Access::accepts_keys`]); in the root stack, beside the API.
+    Authorizer {
+        /// The handler.
+        handler: AuthorizerHandler,
     },
     /// A schedule (`rate(1 minute)` or `cron(…)`).
     Schedule {
@@ -526,6 +572,15 @@ mod tests {
                         assert!(route.ports.contains(&Port::Table), "{name}");
                         if route.method != "GET" {
                             assert!(scope.audit.is_some(), "{name}: a change, unaudited");
+                        }
+                        if let Some(keys) = scope.keys {
+                            assert_eq!(
+                                scope.kind,
+                                ScopeKind::Project,
+                                "{name}: keys open projects"
+                            );
+                            let reads = route.method == "GET";
+                            assert_eq!(keys == KeyScope::Read, reads, "{name}: its key scope");
                         }
                     }
                     (Access::Public | Access::SignedIn, Handler::Plain(_)) => {}

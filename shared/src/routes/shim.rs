@@ -8,7 +8,7 @@ use std::sync::Arc;
 use lambda_http::{Body, Request, Response};
 
 use super::{Access, ApiRoute, Handler};
-use crate::http::{ApiError, HandlerResult, caller, problem, request_id};
+use crate::http::{ApiError, HandlerResult, caller, carries_key, problem, request_id};
 use crate::services::Services;
 use crate::tenancy::guard;
 
@@ -25,6 +25,11 @@ pub async fn invoke(route: &ApiRoute, services: Arc<Services>, request: Request)
 }
 
 async fn run(route: &ApiRoute, services: Arc<Services>, request: Request) -> HandlerResult {
+    // App keys open the records routes only; anywhere else a key is refused
+    // even beside a valid token, so a leaked key never learns more.
+    if !route.access.accepts_keys() && carries_key(&request) {
+        return Err(ApiError::ApiKeyNotAccepted);
+    }
     match (route.access, route.handler) {
         (Access::Public, Handler::Plain(handler)) => handler(services, request).await,
         (Access::SignedIn, Handler::Plain(handler)) => {

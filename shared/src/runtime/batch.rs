@@ -251,6 +251,16 @@ async fn plan(
                 };
                 let given = op.values.clone().unwrap_or_default();
                 match values::write(&table.fields, &given, before_data.as_ref(), mode) {
+                    // Uploads are checked and claimed one record at a time.
+                    Ok(checked) if !checked.files.is_empty() => {
+                        errors.extend(checked.files.iter().map(|f| {
+                            FieldError::new(
+                                at(i, &format!("values.{}", f.field)),
+                                "a file is attached through the record's own route, not a batch",
+                            )
+                        }));
+                        continue;
+                    }
                     Ok(checked) => {
                         related.extend(
                             checked
@@ -430,7 +440,14 @@ fn applies(
         (None, Some(before)) => (DELETED, before),
         (None, None) => return Err(ApiError::Internal("a step changes nothing".into())),
     };
-    Ok(change.event(records::event(kind, table, shown, by)))
+    let given_back = super::files::released(&table.fields, before.as_ref(), after.as_ref());
+    let change = change.event(records::event(kind, table, shown, by));
+    Ok(
+        match super::files::released_event(table, &step.id, &given_back) {
+            Some(released) => change.event(released),
+            None => change,
+        },
+    )
 }
 
 /// Applies every step not yet applied, then deletes the coordinator.

@@ -22,8 +22,8 @@ use sha2::{Digest, Sha256};
 
 use super::keys;
 use super::plan::{RECORD_PREFIX, entry_key};
-use super::values::{self, Data, Mode};
-use super::{EVENTS, RuntimeError};
+use super::values::{self, Data, FileClaim, Mode};
+use super::{EVENTS, RuntimeError, files};
 use crate::change::{self, Change, ChangeError};
 use crate::http::{
     ApiError, DEFAULT_BODY_LIMIT, FieldError, HandlerResult, json, json_body, no_content,
@@ -423,6 +423,7 @@ pub(super) async fn check_related(
 
 /// Commits a record change: the record's write first, then its unique
 /// values' releases and claims, its audit entry and its event.
+#[allow(clippy::too_many_arguments)]
 async fn commit(
     store: &dyn ItemTable,
     table: &DataTable,
@@ -431,6 +432,7 @@ async fn commit(
     tail: Change,
     record_id: &str,
     stale: ApiError,
+    files: &[FileClaim],
 ) -> Result<(), ApiError> {
     let (unique, claims) = uniques;
     // Checked against this schema, the write commits only while it holds:
@@ -444,6 +446,11 @@ async fn commit(
         Ok(()) => Ok(()),
         Err(ChangeError::Refused("record")) => Err(stale),
         Err(ChangeError::Refused("unique")) => Err(taken(store, &claims, record_id).await),
+        // Another record claimed the same upload first.
+        Err(ChangeError::Refused("file")) => Err(RuntimeError::FileTaken(
+            files.first().map(|f| f.field.clone()).unwrap_or_default(),
+        )
+        .into()),
         Err(e) => Err(e.into()),
     }
 }
@@ -460,22 +467,27 @@ pub async fn create(services: Arc<Services>, request: Request, tenant: Tenant) -
         .map_err(ApiError::Invalid)?;
     let store = services.table()?;
     check_related(store, &checked.related).await?;
-    let data =
-        serde_json::to_string(&checked.data).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let stored = new_stored(&table, &tenant.meta.caller.sub, data);
-    let uniques = keyed(
-        &table.fields,
-        &table.id,
-        &stored.id,
-        None,
-        Some(&checked.data),
-    )?;
-    let tail = Change::new()
+    let mut stored = new_stored(&table, &tenant.meta.caller.sub, String::new());
+    let (attach, data) = with_files(&services, &table, &stored.id, checked).await?;
+    stored.data =
+        serde_json::to_string(&data.data).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let uniques = keyed(&table.fields, &table.id, &stored.id, None, Some(&data.data))?;
+    let tail = attach
         .write("audit", audited(&tenant.meta, &table, &stored.id, CREATED)?)
         .event(event(CREATED, &table, &stored, &tenant.meta.caller.sub));
     let stale = ApiError::Conflict(crate::http::Conflict::CHANGED_CONCURRENTLY);
     let record = put(&stored, Condition::Absent)?;
-    commit(store, &table, record, uniques, tail, &stored.id, stale).await?;
+    commit(
+        store,
+        &table,
+        record,
+        uniques,
+        tail,
+        &stored.id,
+        stale,
+        &data.files,
+    )
+    .await?;
     json(StatusCode::CREATED, &view(&table, &stored)?)
 }
 
@@ -485,12 +497,39 @@ async fn load(
     table: &DataTable,
 ) -> Result<Stored, ApiError> {
     let id = path_param(request, "record_id")?;
-    let item = services
-        .table()?
-        .get(&record_key(&table.id, id))
+    stored(services.table()?, &table.id, id)
         .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok(from_item(item)?)
+        .ok_or(ApiError::NotFound)
+}
+
+/// A record of a table, as stored.
+pub(super) async fn stored(
+    store: &dyn ItemTable,
+    table_id: &str,
+    record_id: &str,
+) -> Result<Option<Stored>, ApiError> {
+    match store.get(&record_key(table_id, record_id)).await? {
+        Some(item) => Ok(Some(from_item(item)?)),
+        None => Ok(None),
+    }
+}
+
+/// The uploads a write attaches, checked and claimed: their claims, and
+/// the write's values with each file as a read shows it.
+async fn with_files(
+    services: &Services,
+    table: &DataTable,
+    record_id: &str,
+    mut checked: values::Checked,
+) -> Result<(Change, values::Checked), ApiError> {
+    if checked.files.is_empty() {
+        return Ok((Change::new(), checked));
+    }
+    let (claims, shown) = files::claims(services, table, record_id, &checked.files).await?;
+    for (field_id, value) in shown {
+        checked.data.insert(field_id, value);
+    }
+    Ok((claims, checked))
 }
 
 /// One record (members).
@@ -518,8 +557,8 @@ async fn change_record(
     let store = services.table()?;
     check_related(store, &checked.related).await?;
     let mut next = current.clone();
-    next.data =
-        serde_json::to_string(&checked.data).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let (attach, data) = with_files(&services, &table, &next.id, checked).await?;
+    next.data = serde_json::to_string(&data.data).map_err(|e| ApiError::Internal(e.to_string()))?;
     next.updated_at = now();
     next.version += 1;
     let uniques = keyed(
@@ -527,14 +566,28 @@ async fn change_record(
         &table.id,
         &next.id,
         Some(&before),
-        Some(&checked.data),
+        Some(&data.data),
     )?;
-    let tail = Change::new()
+    let given_back = files::released(&table.fields, Some(&before), Some(&data.data));
+    let mut tail = attach
         .write("audit", audited(&tenant.meta, &table, &next.id, UPDATED)?)
         .event(event(UPDATED, &table, &next, &tenant.meta.caller.sub));
+    if let Some(released) = files::released_event(&table, &next.id, &given_back) {
+        tail = tail.event(released);
+    }
     let record = put(&next, unlocked_at(current.version))?;
     let stale = ApiError::StaleVersion(None);
-    commit(store, &table, record, uniques, tail, &next.id, stale).await?;
+    commit(
+        store,
+        &table,
+        record,
+        uniques,
+        tail,
+        &next.id,
+        stale,
+        &data.files,
+    )
+    .await?;
     json(StatusCode::OK, &view(&table, &next)?)
 }
 
@@ -559,12 +612,16 @@ pub async fn delete(services: Arc<Services>, request: Request, tenant: Tenant) -
     }
     let before = data_of(&current)?;
     let releases = keyed(&table.fields, &table.id, &current.id, Some(&before), None)?;
-    let tail = Change::new()
+    let given_back = files::released(&table.fields, Some(&before), None);
+    let mut tail = Change::new()
         .write(
             "audit",
             audited(&tenant.meta, &table, &current.id, DELETED)?,
         )
         .event(event(DELETED, &table, &current, &tenant.meta.caller.sub));
+    if let Some(released) = files::released_event(&table, &current.id, &given_back) {
+        tail = tail.event(released);
+    }
     let record = Write::Delete {
         key: record_key(&table.id, &current.id),
         condition: Some(unlocked_at(current.version)),
@@ -578,6 +635,7 @@ pub async fn delete(services: Arc<Services>, request: Request, tenant: Tenant) -
         tail,
         &current.id,
         stale,
+        &[],
     )
     .await?;
     no_content()

@@ -38,6 +38,18 @@ pub enum Mode {
 /// The records a write's relation values name: (field, target table, ids).
 pub type Related = Vec<(String, String, Vec<String>)>;
 
+/// An upload a write attaches to a file field: the records API checks
+/// the stored object and claims the upload in the record's transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileClaim {
+    /// The field's name.
+    pub field: String,
+    /// The field's id.
+    pub field_id: String,
+    /// The upload's id.
+    pub file_id: String,
+}
+
 /// What a write will store, and the relations to check exist.
 #[derive(Debug, PartialEq)]
 pub struct Checked {
@@ -45,6 +57,21 @@ pub struct Checked {
     pub data: Data,
     /// The records its relation fields name.
     pub related: Related,
+    /// The uploads it attaches (values not yet checked against the store:
+    /// each holds its file id until then).
+    pub files: Vec<FileClaim>,
+}
+
+/// The file id a stored or written file value names: the id itself, or
+/// an object with it (what a read shows, sent back unchanged).
+pub fn file_id(value: &Value) -> Option<&str> {
+    let id = match value {
+        Value::String(id) => id.as_str(),
+        Value::Object(map) => map.get("id")?.as_str()?,
+        _ => return None,
+    };
+    (!id.is_empty() && id.len() <= MAX_ID && id.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .then_some(id)
 }
 
 fn relation_ids(field: &Field, value: &Value) -> Option<Vec<String>> {
@@ -71,11 +98,11 @@ fn check(field: &Field, value: &Value) -> Result<Vec<String>, String> {
                 "is one record id".into()
             }
         }),
-        // Files arrive with the files API; until then a file value is the
-        // stored blob's key.
-        FieldType::File => match value {
-            Value::String(s) if !s.is_empty() && s.len() <= 1024 => Ok(Vec::new()),
-            _ => Err("is a file's key".into()),
+        FieldType::File => match file_id(value) {
+            Some(_) => Ok(Vec::new()),
+            None => {
+                Err("is an upload's id (from the files route), or the file a read showed".into())
+            }
         },
         _ => {
             if let Value::String(s) = value
@@ -112,6 +139,7 @@ pub fn write(
     // Values of fields the schema no longer has are dropped on every write.
     data.retain(|id, _| fields.iter().any(|f| &f.id == id));
     let mut related = Vec::new();
+    let mut files = Vec::new();
     for field in fields {
         let value = match values.get(&field.name) {
             Some(Value::Null) => {
@@ -128,7 +156,26 @@ pub fn write(
                     if let (false, Some(relation)) = (ids.is_empty(), &field.relation) {
                         related.push((field.name.clone(), relation.table_id.clone(), ids));
                     }
-                    data.insert(field.id.clone(), value);
+                    let stored = current.and_then(|c| c.get(&field.id));
+                    match (field.kind, file_id(&value)) {
+                        // The file it holds already: kept as stored.
+                        (FieldType::File, Some(id)) if stored.and_then(file_id) == Some(id) => {
+                            if let Some(stored) = stored {
+                                data.insert(field.id.clone(), stored.clone());
+                            }
+                        }
+                        (FieldType::File, Some(id)) => {
+                            files.push(FileClaim {
+                                field: field.name.clone(),
+                                field_id: field.id.clone(),
+                                file_id: id.to_string(),
+                            });
+                            data.insert(field.id.clone(), Value::String(id.to_string()));
+                        }
+                        _ => {
+                            data.insert(field.id.clone(), value);
+                        }
+                    }
                 }
                 Err(why) => errors.push(FieldError::new(&field.name, why)),
             }
@@ -139,7 +186,11 @@ pub fn write(
         }
     }
     if errors.is_empty() {
-        Ok(Checked { data, related })
+        Ok(Checked {
+            data,
+            related,
+            files,
+        })
     } else {
         Err(errors)
     }

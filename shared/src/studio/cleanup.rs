@@ -12,7 +12,6 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use serde_json::Value;
 
 use super::{keys, pages, projects};
-use crate::ports::blobs::MAX_LIST;
 use crate::ports::table::{Query, delete_matching};
 use crate::services::Services;
 
@@ -73,19 +72,7 @@ async fn clear_items(
 /// Deletes every blob of `bucket` under `prefix`.
 async fn clear_blobs(services: &Services, bucket: &str, prefix: &str) -> Result<(), String> {
     let blobs = services.blobs().map_err(|e| e.to_string())?;
-    loop {
-        let page = blobs
-            .list(bucket, prefix, None, MAX_LIST)
-            .await
-            .map_err(|e| e.to_string())?;
-        for blob in &page.blobs {
-            blobs
-                .delete(bucket, &blob.key)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-        if page.next.is_none() || page.blobs.is_empty() {
-            return Ok(());
-        }
-    }
+    crate::ports::blobs::delete_prefix(blobs, bucket, prefix)
+        .await
+        .map_err(|e| e.to_string())
 }

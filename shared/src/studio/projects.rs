@@ -10,8 +10,6 @@
 
 use std::sync::Arc;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -30,8 +28,8 @@ use crate::ports::table::{
 };
 use crate::services::Services;
 use crate::tenancy::audit::{self, Target};
-use crate::tenancy::guard;
 use crate::tenancy::{OrganizationId, ProjectId, RequestMeta, Role, Tenant, UserId};
+use crate::tenancy::{guard, listing};
 
 /// The audited action of a creation.
 pub const CREATED: &str = "project.created";
@@ -48,8 +46,6 @@ pub const DELETED: &str = "project.deleted";
 pub const MAX_SLUG: usize = 63;
 /// Lower-case words of letters and digits joined by single hyphens.
 const SLUG_PATTERN: &str = "^[a-z0-9]+(-[a-z0-9]+)*$";
-/// Organizations read at most to fill one page of "my projects".
-const MAX_ORGANIZATIONS_PER_PAGE: usize = 50;
 
 /// Whether a project is in use or put away.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -386,26 +382,6 @@ pub async fn create(services: Arc<Services>, request: Request) -> HandlerResult 
     json(StatusCode::CREATED, &project)
 }
 
-/// Where "my projects" stands: the organization it is in and the table's
-/// cursor inside it.
-#[derive(Debug, Serialize, Deserialize)]
-struct Position {
-    org: String,
-    after: Option<String>,
-}
-
-impl Position {
-    fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
-    }
-
-    fn decode(text: &str) -> Result<Self, ApiError> {
-        let bad = || ApiError::invalid("next", "not a cursor of this list");
-        let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
-        serde_json::from_slice(&bytes).map_err(|_| bad())
-    }
-}
-
 fn organization_projects(organization: &str, limit: u32, after: Option<Cursor>) -> Query {
     Query::partition(crate::tenancy::keys::organization_partition(organization))
         .on(Index::Gsi1)
@@ -435,87 +411,19 @@ pub async fn list(services: Arc<Services>, request: Request) -> HandlerResult {
         );
     }
     // Across organizations `next` is this list's own position.
-    let limit = page_limit(&request)?;
-    let position = query_param(&request, "next")
-        .map(Position::decode)
-        .transpose()?;
-    let memberships = table
-        .query(
-            &Query::partition(crate::tenancy::keys::user_partition(&meta.caller.sub))
-                .on(Index::Gsi1)
-                .begins_with("ORG#")
-                .limit(crate::ports::table::MAX_QUERY_LIMIT),
-        )
-        .await?;
-    let organizations: Vec<String> = memberships
-        .items
-        .iter()
-        .filter_map(|m| m.get("organization_id").and_then(Value::as_str))
-        .map(str::to_string)
-        .collect();
-    let (start, mut after) = match position {
-        None => (0, None),
-        Some(p) => {
-            let at = organizations
-                .iter()
-                .position(|o| *o == p.org)
-                .ok_or_else(|| ApiError::invalid("next", "not a cursor of this list"))?;
-            let after = p
-                .after
-                .map(|c| Cursor::parse(&c))
-                .transpose()
-                .map_err(|_| ApiError::invalid("next", "not a cursor of this list"))?;
-            (at, after)
-        }
-    };
-    let mut items = Vec::new();
-    let mut next = None;
-    for (index, organization) in organizations
-        .iter()
-        .enumerate()
-        .skip(start)
-        .take(MAX_ORGANIZATIONS_PER_PAGE)
-    {
-        loop {
-            let wanted = limit - items.len() as u32;
-            let page = table
-                .query(&organization_projects(organization, wanted, after.take()))
-                .await?;
-            items.extend(read_projects(page.items)?);
-            if items.len() as u32 == limit {
-                next = match page.next {
-                    Some(cursor) => Some(Position {
-                        org: organization.clone(),
-                        after: Some(cursor.as_str().to_string()),
-                    }),
-                    None => organizations.get(index + 1).map(|o| Position {
-                        org: o.clone(),
-                        after: None,
-                    }),
-                };
-                break;
-            }
-            match page.next {
-                Some(cursor) => after = Some(cursor),
-                None => break,
-            }
-        }
-        if next.is_some() {
-            break;
-        }
-        // Read as far as one page may: go on from the next organization.
-        if index + 1 == start + MAX_ORGANIZATIONS_PER_PAGE {
-            next = organizations.get(index + 1).map(|o| Position {
-                org: o.clone(),
-                after: None,
-            });
-        }
-    }
+    let page = listing::across_organizations(
+        table,
+        &meta.caller.sub,
+        page_limit(&request)?,
+        query_param(&request, "next"),
+        organization_projects,
+    )
+    .await?;
     json(
         StatusCode::OK,
         &Page {
-            items,
-            next: next.map(|p| p.encode()),
+            items: read_projects(page.items)?,
+            next: page.next,
         },
     )
 }
@@ -696,18 +604,5 @@ mod tests {
         ] {
             assert!(check_slug(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn a_list_position_reads_back() -> Result<(), ApiError> {
-        let position = Position {
-            org: "01H".into(),
-            after: Some("abc".into()),
-        };
-        let back = Position::decode(&position.encode())?;
-        assert_eq!(back.org, "01H");
-        assert_eq!(back.after.as_deref(), Some("abc"));
-        assert!(Position::decode("not base64 json!").is_err());
-        Ok(())
     }
 }

@@ -163,6 +163,15 @@ pub struct FieldSpec {
     /// The table a relation field points at.
     #[serde(default)]
     pub relation: Option<Relation>,
+    /// A file field's largest file, in bytes (default 10 MiB).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 1073741824)]
+    pub max_size: Option<u64>,
+    /// A file field's accepted media types: `image/png`, or `image/*` for a
+    /// family (default: any).
+    #[serde(default)]
+    #[schema(max_items = 20)]
+    pub accept: Option<Vec<String>>,
 }
 
 /// A field of a table: its spec, checked, and its stable id.
@@ -193,6 +202,12 @@ pub struct Field {
     pub choices: Option<Vec<String>>,
     /// The table a relation field points at.
     pub relation: Option<Relation>,
+    /// A file field's largest file, in bytes.
+    #[serde(default)]
+    pub max_size: Option<u64>,
+    /// A file field's accepted media types (`type/subtype` or `type/*`).
+    #[serde(default)]
+    pub accept: Option<Vec<String>>,
     /// The generation of its index: a new one is built whenever the field
     /// becomes indexed or its type changes the index's order.
     #[serde(default)]
@@ -208,9 +223,13 @@ fn ready() -> bool {
 }
 
 impl Field {
-    /// How many keys a record write keeps for this field.
+    /// How many keys a record write keeps for this field: one for a
+    /// unique value, one for an index, one for a file (its upload is
+    /// claimed in the record's transaction).
     pub fn keys(&self) -> usize {
-        usize::from(self.unique) + usize::from(self.indexed)
+        usize::from(self.unique)
+            + usize::from(self.indexed)
+            + usize::from(self.kind == FieldType::File)
     }
 }
 
@@ -379,6 +398,8 @@ impl From<&Field> for FieldSpec {
             pattern: field.pattern.clone(),
             choices: field.choices.clone(),
             relation: field.relation.clone(),
+            max_size: field.max_size,
+            accept: field.accept.clone(),
         }
     }
 }
@@ -485,6 +506,32 @@ pub fn check_spec(spec: &FieldSpec, path: &str) -> Result<FieldType, Vec<FieldEr
         }
         _ => {}
     }
+    if kind != FieldType::File {
+        if spec.max_size.is_some() {
+            clean &= fail("max_size", "applies to file fields only".into());
+        }
+        if spec.accept.is_some() {
+            clean &= fail("accept", "applies to file fields only".into());
+        }
+    }
+    if let Some(size) = spec.max_size
+        && !(1..=MAX_FILE_SIZE).contains(&size)
+    {
+        clean &= fail("max_size", format!("is 1 to {MAX_FILE_SIZE} bytes"));
+    }
+    if let Some(accept) = &spec.accept {
+        if accept.len() > MAX_ACCEPT {
+            clean &= fail("accept", format!("lists at most {MAX_ACCEPT} media types"));
+        }
+        for (i, media) in accept.iter().enumerate() {
+            if !media_range_ok(media) {
+                clean &= fail(
+                    &format!("accept[{i}]"),
+                    "is a media type such as image/png, or a family such as image/*".into(),
+                );
+            }
+        }
+    }
     if let Some(default) = &spec.default {
         if matches!(kind, FieldType::Relation | FieldType::File) {
             fail("default", format!("a {kind:?} field has no default"));
@@ -500,6 +547,41 @@ pub fn check_spec(spec: &FieldSpec, path: &str) -> Result<FieldType, Vec<FieldEr
     } else {
         Err(errors)
     }
+}
+
+/// A file field's largest file when it names none.
+pub const DEFAULT_FILE_SIZE: u64 = 10 * 1024 * 1024;
+/// The largest file any file field takes.
+pub const MAX_FILE_SIZE: u64 = 1024 * 1024 * 1024;
+/// Most media types a file field lists.
+pub const MAX_ACCEPT: usize = 20;
+
+/// A media type (`image/png`) or a family of them (`image/*`), lower case.
+fn media_range_ok(text: &str) -> bool {
+    let token = |t: &str| {
+        !t.is_empty()
+            && t.len() <= 100
+            && t.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b))
+    };
+    match text.split_once('/') {
+        Some((family, "*")) => token(family),
+        Some((family, kind)) => token(family) && token(kind),
+        None => false,
+    }
+}
+
+/// Whether a file field takes a file of `media_type` (its `accept`; any
+/// when it lists none).
+pub fn accepts(field: &Field, media_type: &str) -> bool {
+    let media_type = media_type.to_ascii_lowercase();
+    let Some(accept) = &field.accept else {
+        return true;
+    };
+    accept.iter().any(|range| match range.strip_suffix("/*") {
+        Some(family) => media_type.split_once('/').is_some_and(|(f, _)| f == family),
+        None => *range == media_type,
+    })
 }
 
 /// A new field's id: stable for the field's life.
@@ -521,6 +603,8 @@ fn build(id: String, spec: &FieldSpec, kind: FieldType) -> Field {
         pattern: spec.pattern.clone(),
         choices: spec.choices.clone(),
         relation: spec.relation.clone(),
+        max_size: spec.max_size,
+        accept: spec.accept.clone(),
         index_generation: u32::from(spec.indexed),
         index_ready: true,
     }
@@ -685,6 +769,8 @@ mod tests {
             pattern: None,
             choices: None,
             relation: None,
+            max_size: None,
+            accept: None,
         }
     }
 

@@ -11,13 +11,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::audit::{self, Target};
+use super::grant::{self, KeyGrant, KeyScope};
 use super::ids::{OrganizationId, ProjectId, UserId};
 use super::keys;
 use super::request::RequestMeta;
 use super::roles::Role;
-use crate::http::{ApiError, Caller, path_param};
+use crate::http::{ApiError, Caller, key_grant, path_param};
 use crate::ports::table::{Condition, Item, ItemTable, from_item, to_keyed_item};
 use crate::services::Services;
+use lambda_http::RequestExt;
 
 /// A member item: `ORG#<org>` / `MEMBER#<user>`, indexed by user on gsi1.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +62,9 @@ pub enum ScopeKind {
     Organization,
     /// A project, by its id; its organization is read from the project item.
     Project,
+    /// An app, by its id; its project and organization are read from the
+    /// app item.
+    App,
 }
 
 /// A route's scope: which path parameter names the tenant, the lowest role
@@ -75,6 +80,17 @@ pub struct Scope {
     pub least: Role,
     /// The audited action of a change.
     pub audit: Option<&'static str>,
+    /// What an app's API key needs to call the route; `None`: keys may not.
+    pub keys: Option<KeyScope>,
+}
+
+/// Who a scoped route's caller is.
+#[derive(Clone, Debug)]
+pub enum Principal {
+    /// A member of the organization, with their role.
+    Member(Membership),
+    /// An app's API key, on a route that takes keys.
+    Key(KeyGrant),
 }
 
 /// A scoped route's caller, resolved: who, which tenant, with which role.
@@ -85,16 +101,31 @@ pub struct Tenant {
     pub meta: RequestMeta,
     /// The organization.
     pub organization_id: OrganizationId,
-    /// The project, on a project-scoped route.
+    /// The project, on a project- or app-scoped route.
     pub project_id: Option<ProjectId>,
-    /// The caller's membership (its role is at least the route's).
-    pub membership: Membership,
+    /// The member or the key the guard let through.
+    pub principal: Principal,
 }
 
 impl Tenant {
-    /// The caller's role in the organization.
+    /// The caller's role in the organization; a key acts as an editor when
+    /// it may write and as a viewer when it may only read.
     pub fn role(&self) -> Role {
-        self.membership.role
+        match &self.principal {
+            Principal::Member(membership) => membership.role,
+            Principal::Key(grant) if grant.allows(KeyScope::Write) => Role::Editor,
+            Principal::Key(_) => Role::Viewer,
+        }
+    }
+
+    /// The caller's membership: routes that take no keys always have one.
+    pub fn membership(&self) -> Result<&Membership, ApiError> {
+        match &self.principal {
+            Principal::Member(membership) => Ok(membership),
+            Principal::Key(_) => Err(ApiError::Internal(
+                "an API key reached a route for members only".into(),
+            )),
+        }
     }
 }
 
@@ -125,9 +156,16 @@ pub async fn resolve(
     request: &Request,
     scope: &Scope,
 ) -> Result<Tenant, ApiError> {
+    let grant = key_grant(request)?;
     let meta = RequestMeta::of(request)?;
     let id = path_param(request, scope.param)?;
     let table = services.table()?;
+    let text = |item: &Item, name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+            .ok_or_else(|| ApiError::Internal(format!("{id} names no {name}")))
+    };
     let (organization_id, project_id) = match scope.kind {
         ScopeKind::Organization => (OrganizationId::from(id), None),
         ScopeKind::Project => {
@@ -135,16 +173,32 @@ pub async fn resolve(
                 .get(&keys::project(id))
                 .await?
                 .ok_or(ApiError::NotFound)?;
-            let organization = item
-                .get("organization_id")
-                .and_then(|v| v.as_str())
-                .ok_or_else(|| ApiError::Internal(format!("project {id} names no organization")))?;
+            let organization = text(&item, "organization_id")?;
             (
                 OrganizationId::from(organization),
                 Some(ProjectId::from(id)),
             )
         }
+        ScopeKind::App => {
+            let item = table.get(&keys::app(id)).await?.ok_or(ApiError::NotFound)?;
+            (
+                OrganizationId::from(text(&item, "organization_id")?),
+                Some(ProjectId::from(text(&item, "project_id")?)),
+            )
+        }
     };
+    if let Some(grant) = grant {
+        return admit_key(
+            services,
+            request,
+            scope,
+            meta,
+            grant,
+            organization_id,
+            project_id,
+        )
+        .await;
+    }
     let membership = match require(table, &meta.caller, &organization_id, scope.least).await {
         Err(ApiError::Forbidden) => {
             let target = match &project_id {
@@ -168,7 +222,53 @@ pub async fn resolve(
         meta,
         organization_id,
         project_id,
-        membership,
+        principal: Principal::Member(membership),
+    })
+}
+
+/// Lets an app key through to a route that takes keys: its own project
+/// only (another's is 404, like a non-member's), the scope the route needs
+/// and the tables it is kept to (403), within its rate (429).
+async fn admit_key(
+    services: &Services,
+    request: &Request,
+    scope: &Scope,
+    meta: RequestMeta,
+    grant: KeyGrant,
+    organization_id: OrganizationId,
+    project_id: Option<ProjectId>,
+) -> Result<Tenant, ApiError> {
+    let Some(needed) = scope.keys else {
+        return Err(ApiError::ApiKeyNotAccepted);
+    };
+    let ours = project_id.as_deref() == Some(grant.project_id.as_str())
+        && organization_id == grant.organization_id.as_str();
+    if !ours {
+        return Err(ApiError::NotFound);
+    }
+    let table_allowed = match request
+        .path_parameters_ref()
+        .and_then(|p| p.first("table_id"))
+    {
+        Some(table_id) => grant.opens_table(table_id),
+        None => grant.tables.is_empty(),
+    };
+    if !grant.allows(needed) || !table_allowed {
+        let target = Target {
+            kind: "project",
+            id: &grant.project_id,
+        };
+        return Err(match scope.audit {
+            Some(action) => refuse_on(services, &meta, &organization_id, action, target).await,
+            None => ApiError::Forbidden,
+        });
+    }
+    grant::spend(services.table()?, &grant, chrono::Utc::now().timestamp()).await?;
+    Ok(Tenant {
+        meta,
+        organization_id,
+        project_id,
+        principal: Principal::Key(grant),
     })
 }
 

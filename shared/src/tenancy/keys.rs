@@ -31,3 +31,9 @@ pub fn member(organization_id: &str, user_id: &str) -> Key {
 pub fn project(project_id: &str) -> Key {
     Key::new(format!("PROJECT#{project_id}"), "PROJECT")
 }
+
+/// The key of an app's item: `APP#<id>` / `APP`. It names the app's
+/// project and organization, which the app scope reads in one get.
+pub fn app(app_id: &str) -> Key {
+    Key::new(format!("APP#{app_id}"), "APP")
+}

@@ -8,14 +8,16 @@
 
 pub mod audit;
 pub mod email;
+pub mod grant;
 pub mod guard;
 pub mod ids;
 pub mod keys;
+pub mod listing;
 pub mod request;
 pub mod roles;
 
 pub use email::Email;
-pub use guard::{Membership, Tenant};
+pub use guard::{Membership, Principal, Tenant};
 pub use ids::{OrganizationId, ProjectId, UserId};
 pub use request::RequestMeta;
 pub use roles::Role;

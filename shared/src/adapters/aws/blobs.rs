@@ -138,6 +138,36 @@ impl BlobStore for S3Blobs {
         Ok(())
     }
 
+    async fn read_start(&self, bucket: &str, key: &str, len: u64) -> BlobResult<Bytes> {
+        let physical = self.target(bucket, key)?;
+        if len == 0 {
+            return Ok(Bytes::new());
+        }
+        let output = match self
+            .client
+            .get_object()
+            .bucket(physical)
+            .key(key)
+            .range(format!("bytes=0-{}", len - 1))
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                return Err(BlobError::NotFound);
+            }
+            Err(e) => return Err(backend(format!("cannot read {bucket}/{key}"))(e)),
+        };
+        let bytes = output
+            .body
+            .collect()
+            .await
+            .map_err(backend(format!("cannot read the bytes of {bucket}/{key}")))?
+            .into_bytes();
+        // A store that ignores the range sends it all: keep what was asked.
+        Ok(bytes.slice(..bytes.len().min(usize::try_from(len).unwrap_or(usize::MAX))))
+    }
+
     async fn get(&self, bucket: &str, key: &str) -> BlobResult<Blob> {
         let physical = self.target(bucket, key)?;
         let output = match self

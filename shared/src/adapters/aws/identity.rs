@@ -12,10 +12,14 @@ use aws_sdk_cognitoidentityprovider::types::{
     AttributeType, AuthFlowType, AuthenticationResultType, CodeDeliveryDetailsType,
 };
 
+use std::sync::Arc;
+
 use super::describe;
+use super::jwks::Jwks;
 use crate::config::AwsSettings;
 use crate::ports::identity::{
-    CodeDelivery, Identity, IdentityError, IdentityResult, SignUp, SignedUp, Tokens, User,
+    AccessClaims, CodeDelivery, Identity, IdentityError, IdentityResult, SignUp, SignedUp, Tokens,
+    User,
 };
 
 /// Expiry Cognito gives tokens by default, used if a response leaves it out.
@@ -27,6 +31,7 @@ pub struct CognitoIdentity {
     client: Client,
     pool_id: Option<String>,
     client_id: Option<String>,
+    jwks: Option<Arc<Jwks>>,
 }
 
 impl CognitoIdentity {
@@ -34,23 +39,43 @@ impl CognitoIdentity {
     /// are reported by each operation, so a function that never signs anyone
     /// in runs without them.
     pub fn new(sdk: &SdkConfig, settings: &AwsSettings) -> Self {
+        let region = sdk.region().map_or("us-east-1", |r| r.as_ref());
+        let jwks = settings.user_pool_id.as_deref().map(|pool| {
+            Arc::new(Jwks::new(
+                region,
+                pool,
+                settings.user_pool_client_id.clone(),
+                sdk.endpoint_url(),
+            ))
+        });
         Self {
             client: Client::new(sdk),
             pool_id: settings.user_pool_id.clone(),
             client_id: settings.user_pool_client_id.clone(),
+            jwks,
         }
     }
 
-    /// Wraps an SDK client built by the caller (tests add interceptors).
+    /// Wraps an SDK client built by the caller (tests add interceptors);
+    /// `endpoint` serves the pool's keys when it is an emulator's.
     pub fn from_client(
         client: Client,
         pool_id: impl Into<String>,
         client_id: impl Into<String>,
+        endpoint: Option<&str>,
     ) -> Self {
+        let (pool_id, client_id) = (pool_id.into(), client_id.into());
+        let region = client
+            .config()
+            .region()
+            .map_or("us-east-1", |r| r.as_ref())
+            .to_string();
+        let jwks = Jwks::new(&region, &pool_id, Some(client_id.clone()), endpoint);
         Self {
             client,
-            pool_id: Some(pool_id.into()),
-            client_id: Some(client_id.into()),
+            pool_id: Some(pool_id),
+            client_id: Some(client_id),
+            jwks: Some(Arc::new(jwks)),
         }
     }
 
@@ -146,6 +171,13 @@ fn delivery(details: Option<&CodeDeliveryDetailsType>) -> CodeDelivery {
 
 #[async_trait]
 impl Identity for CognitoIdentity {
+    async fn verify_access_token(&self, access_token: &str) -> IdentityResult<AccessClaims> {
+        let jwks = self.jwks.as_ref().ok_or_else(|| {
+            IdentityError::Backend("no user pool is configured (set NOCODE_USER_POOL_ID)".into())
+        })?;
+        jwks.verify(access_token).await
+    }
+
     async fn probe(&self) -> Result<(), String> {
         // Cognito answering "not authorized" to a made-up token is alive.
         match self.get_user("health-probe").await {

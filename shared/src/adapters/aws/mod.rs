@@ -4,6 +4,7 @@
 pub mod blobs;
 pub mod events;
 pub mod identity;
+pub mod jwks;
 pub mod mail;
 pub mod queue;
 pub mod table;

@@ -340,6 +340,26 @@ impl BlobStore for EmbeddedBlobs {
         .await
     }
 
+    async fn read_start(&self, bucket: &str, key: &str, len: u64) -> BlobResult<Bytes> {
+        let path = self.blob_path(bucket, key)?;
+        let context = format!("cannot read {bucket}/{key}");
+        blocking(
+            move || {
+                let Some((_, reader)) = open_blob(&path).map_err(io_error(&context))? else {
+                    return Err(BlobError::NotFound);
+                };
+                let mut bytes = Vec::new();
+                reader
+                    .take(len)
+                    .read_to_end(&mut bytes)
+                    .map_err(io_error(&context))?;
+                Ok(Bytes::from(bytes))
+            },
+            BlobError::Backend,
+        )
+        .await
+    }
+
     async fn head(&self, bucket: &str, key: &str) -> BlobResult<Option<BlobMeta>> {
         let path = self.blob_path(bucket, key)?;
         let key = key.to_string();

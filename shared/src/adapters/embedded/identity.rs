@@ -153,16 +153,6 @@ impl EmbeddedIdentity {
         &self.inner.kid
     }
 
-    /// Checks an access token the way the pool does for `get_user`: signature,
-    /// issuer, expiry, `token_use`, client and session. Gives its claims.
-    pub async fn verify_access_token(&self, access_token: &str) -> IdentityResult<AccessClaims> {
-        // On the calling task: a remembered signature leaves a cached read,
-        // cheaper than a hand-off to the blocking pool.
-        self.inner
-            .authenticate(access_token)
-            .map(|(claims, _)| claims)
-    }
-
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> IdentityResult<T> + Send + 'static,
@@ -173,6 +163,16 @@ impl EmbeddedIdentity {
 
 #[async_trait]
 impl Identity for EmbeddedIdentity {
+    /// Also checks the session, as the pool does for `get_user`, so a
+    /// sign-out is immediate locally.
+    async fn verify_access_token(&self, access_token: &str) -> IdentityResult<AccessClaims> {
+        // On the calling task: a remembered signature leaves a cached read,
+        // cheaper than a hand-off to the blocking pool.
+        self.inner
+            .authenticate(access_token)
+            .map(|(claims, _)| claims)
+    }
+
     async fn probe(&self) -> Result<(), String> {
         match self.get_user("health-probe").await {
             Err(IdentityError::Backend(why)) => Err(why),
