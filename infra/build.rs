@@ -9,7 +9,13 @@ use std::process::Command;
 
 fn main() {
     let studio = Path::new("infra/studio");
-    for input in ["src", "index.html", "package.json", "package-lock.json", "vite.config.ts"] {
+    for input in [
+        "src",
+        "index.html",
+        "package.json",
+        "package-lock.json",
+        "vite.config.ts",
+    ] {
         println!("cargo::rerun-if-changed={}", studio.join(input).display());
     }
     if std::env::var("PROFILE").as_deref() != Ok("release") {

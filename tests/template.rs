@@ -691,3 +691,62 @@ fn every_nested_stack_is_in_the_root_with_its_template() {
     files.sort();
     assert_eq!(nested, files);
 }
+
+#[test]
+fn the_studio_is_a_private_bucket_behind_cloudfront_with_the_api_on_its_origin() {
+    let bucket = props("StudioBucket");
+    assert_eq!(
+        bucket["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"],
+        true
+    );
+    let control = props("StudioOriginAccessControl");
+    assert_eq!(
+        control["OriginAccessControlConfig"]["OriginAccessControlOriginType"],
+        "s3"
+    );
+    let config = &props("StudioDistribution")["DistributionConfig"];
+    let origins = config["Origins"].as_sequence().expect("origins");
+    let studio = origins
+        .iter()
+        .find(|o| o["Id"] == "studio")
+        .expect("the bucket");
+    assert_eq!(
+        studio["OriginAccessControlId"]["Fn::GetAtt"][0],
+        "StudioOriginAccessControl"
+    );
+    let api = origins.iter().find(|o| o["Id"] == "api").expect("the API");
+    assert!(
+        api["DomainName"]["Fn::Sub"]
+            .as_str()
+            .is_some_and(|d| d.contains("${HttpApi}")),
+        "{api:?}"
+    );
+    let behaviors = config["CacheBehaviors"].as_sequence().expect("behaviors");
+    assert_eq!(behaviors[0]["PathPattern"], "/api/*");
+    assert_eq!(behaviors[0]["TargetOriginId"], "api");
+    assert_eq!(
+        config["DefaultCacheBehavior"]["FunctionAssociations"][0]["FunctionARN"]["Fn::GetAtt"][0],
+        "StudioSpaFunction"
+    );
+    // Extension-less paths are the app's page; files stay themselves.
+    let code = props("StudioSpaFunction")["FunctionCode"]
+        .as_str()
+        .expect("code")
+        .to_string();
+    assert!(code.contains("/studio/index.html") && code.contains("indexOf('.')"));
+    // Only the distribution reads the bucket.
+    let statements = props("StudioBucketPolicy")["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .cloned()
+        .expect("statements");
+    let reads = statements
+        .iter()
+        .find(|s| s["Sid"] == "StudioDistributionReads")
+        .expect("the distribution's reads");
+    assert_eq!(reads["Principal"]["Service"], "cloudfront.amazonaws.com");
+    assert!(
+        reads["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"]
+            .as_str()
+            .is_some_and(|arn| arn.contains("${StudioDistribution}"))
+    );
+}

@@ -306,6 +306,132 @@ fn bucket_policy(id: &str) -> Value {
     }
 }
 
+/// The browser studio on AWS: its built files in a private bucket that
+/// only the distribution reads (origin access control), served at
+/// `/studio/` with extension-less paths rewritten to the app's page, and
+/// `/api/*` passed to the HTTP API on the same origin (no CORS).
+fn studio(resources: &mut Value) {
+    insert(resources, "StudioBucket", bucket());
+    insert(
+        resources,
+        "StudioOriginAccessControl",
+        map! {
+            "Type" => "AWS::CloudFront::OriginAccessControl",
+            "Properties" => map! {
+                "OriginAccessControlConfig" => map! {
+                    "Name" => sub("${AWS::StackName}-studio"),
+                    "OriginAccessControlOriginType" => "s3",
+                    "SigningBehavior" => "always",
+                    "SigningProtocol" => "sigv4",
+                },
+            },
+        },
+    );
+    insert(
+        resources,
+        "StudioSpaFunction",
+        map! {
+            "Type" => "AWS::CloudFront::Function",
+            "Properties" => map! {
+                "Name" => sub("${AWS::StackName}-studio-spa"),
+                "AutoPublish" => true,
+                "FunctionConfig" => map! {
+                    "Comment" => "A studio path without an extension is the app's page (deep links); a file is itself",
+                    "Runtime" => "cloudfront-js-2.0",
+                },
+                "FunctionCode" => STUDIO_SPA_FUNCTION,
+            },
+        },
+    );
+    let managed_caching_optimized = "658327ea-f89d-4fab-a63d-7e88639e58f6";
+    let managed_caching_disabled = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad";
+    let managed_all_viewer_except_host = "b689b0a8-53d0-40ab-baf2-68738e2966ac";
+    insert(
+        resources,
+        "StudioDistribution",
+        map! {
+            "Type" => "AWS::CloudFront::Distribution",
+            "Properties" => map! {
+                "DistributionConfig" => map! {
+                    "Enabled" => true,
+                    "Comment" => sub("${AWS::StackName}: the studio and the API on one origin"),
+                    "HttpVersion" => "http2and3",
+                    "PriceClass" => "PriceClass_100",
+                    "Origins" => seq![
+                        map! {
+                            "Id" => "studio",
+                            "DomainName" => get_att("StudioBucket", "RegionalDomainName"),
+                            "OriginAccessControlId" => get_att("StudioOriginAccessControl", "Id"),
+                            "S3OriginConfig" => map! { "OriginAccessIdentity" => "" },
+                        },
+                        map! {
+                            "Id" => "api",
+                            "DomainName" => sub("${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"),
+                            "CustomOriginConfig" => map! {
+                                "OriginProtocolPolicy" => "https-only",
+                                "OriginSSLProtocols" => seq!["TLSv1.2"],
+                            },
+                        },
+                    ],
+                    "DefaultCacheBehavior" => map! {
+                        "TargetOriginId" => "studio",
+                        "ViewerProtocolPolicy" => "redirect-to-https",
+                        "AllowedMethods" => seq!["GET", "HEAD"],
+                        "Compress" => true,
+                        "CachePolicyId" => managed_caching_optimized,
+                        "FunctionAssociations" => seq![map! {
+                            "EventType" => "viewer-request",
+                            "FunctionARN" => get_att("StudioSpaFunction", "FunctionARN"),
+                        }],
+                    },
+                    "CacheBehaviors" => seq![map! {
+                        "PathPattern" => "/api/*",
+                        "TargetOriginId" => "api",
+                        "ViewerProtocolPolicy" => "https-only",
+                        "AllowedMethods" => seq!["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"],
+                        "CachePolicyId" => managed_caching_disabled,
+                        "OriginRequestPolicyId" => managed_all_viewer_except_host,
+                    }],
+                },
+                "Tags" => tag_list(),
+            },
+        },
+    );
+    let mut policy = bucket_policy("StudioBucket");
+    if let Some(statements) = policy["Properties"]["PolicyDocument"]["Statement"].as_sequence_mut()
+    {
+        // Reads by the distribution only; listing too, so a missing file is
+        // S3's 404, not its 403.
+        statements.push(map! {
+            "Sid" => "StudioDistributionReads",
+            "Effect" => "Allow",
+            "Principal" => map! { "Service" => "cloudfront.amazonaws.com" },
+            "Action" => seq!["s3:GetObject", "s3:ListBucket"],
+            "Resource" => seq![get_att("StudioBucket", "Arn"), sub("${StudioBucket.Arn}/*")],
+            "Condition" => map! { "StringEquals" => map! {
+                "AWS:SourceArn" => sub("arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${StudioDistribution}"),
+            } },
+        });
+    }
+    insert(resources, "StudioBucketPolicy", policy);
+}
+
+/// The viewer-request function of the studio's distribution.
+const STUDIO_SPA_FUNCTION: &str = r#"function handler(event) {
+  var request = event.request;
+  var uri = request.uri;
+  if (uri === '/' || uri === '/studio') {
+    return { statusCode: 308, statusDescription: 'Permanent Redirect',
+             headers: { location: { value: '/studio/' } } };
+  }
+  var last = uri.substring(uri.lastIndexOf('/') + 1);
+  if (uri.indexOf('/studio/') === 0 && last.indexOf('.') === -1) {
+    request.uri = '/studio/index.html';
+  }
+  return request;
+}
+"#;
+
 fn alarm(
     description: String,
     namespace: &str,
@@ -570,6 +696,7 @@ fn root(modules: &[Module], parts: &[Part<'_>]) -> Value {
             },
         );
     }
+    studio(&mut resources);
     let pre_sign_up = modules
         .iter()
         .flat_map(|m| m.workers.iter())
@@ -756,6 +883,14 @@ fn root(modules: &[Module], parts: &[Part<'_>]) -> Value {
                 "Value" => r#ref("UserPoolClient"),
             },
             "AlarmTopicArn" => map! { "Description" => "SNS topic the alarms publish to", "Value" => r#ref("AlarmTopic") },
+            "StudioUrl" => map! {
+                "Description" => "The browser studio (and the API under /api/ on the same origin)",
+                "Value" => sub("https://${StudioDistribution.DomainName}/studio/"),
+            },
+            "StudioBucketName" => map! {
+                "Description" => "Where the studio's build goes: aws s3 sync infra/studio/dist s3://<this>/studio/",
+                "Value" => r#ref("StudioBucket"),
+            },
         },
     }
 }

@@ -134,6 +134,8 @@ fn organization_or_project() -> utoipa::openapi::schema::Object {
 
 /// The list's filters and page.
 pub const LIST_QUERY: &[QueryParam] = &[
+    schema::LIMIT,
+    schema::NEXT,
     QueryParam {
         name: "organization",
         description: "Only this organization's apps (any member)",
@@ -144,8 +146,6 @@ pub const LIST_QUERY: &[QueryParam] = &[
         description: "Only this project's apps (any member of its organization)",
         schema: organization_or_project,
     },
-    schema::LIMIT,
-    schema::NEXT,
 ];
 
 /// gsi1: an organization's apps.

@@ -348,39 +348,75 @@ fn date_ok(text: &str) -> bool {
 /// Whether `value` is one `kind` holds within the field's options.
 fn value_fits(spec: &FieldSpec, kind: FieldType, value: &Value) -> Result<(), String> {
     let choices = spec.choices.as_deref().unwrap_or_default();
-    let in_range = |n: f64| spec.min.is_none_or(|m| n >= m) && spec.max.is_none_or(|m| n <= m);
-    let ok = match (kind, value) {
-        (FieldType::Json, _) => true,
-        (FieldType::Integer, Value::Number(n)) => n.as_i64().is_some_and(|n| in_range(n as f64)),
-        (FieldType::Decimal, Value::Number(n)) => n.as_f64().is_some_and(in_range),
-        (FieldType::Boolean, Value::Bool(_)) => true,
-        (FieldType::Date, Value::String(s)) => date_ok(s),
-        (FieldType::Datetime, Value::String(s)) => chrono::DateTime::parse_from_rfc3339(s).is_ok(),
-        (FieldType::SingleSelect, Value::String(s)) => choices.contains(s),
-        (FieldType::MultiSelect, Value::Array(items)) => items
-            .iter()
-            .all(|v| v.as_str().is_some_and(|s| choices.iter().any(|c| c == s))),
+    // A bound a value passes, said with the bound, so a person can fix it.
+    let within = |n: f64, unit: &str| -> Result<(), String> {
+        if let Some(min) = spec.min.filter(|m| n < *m) {
+            return Err(format!("is less than the field's minimum of {min}{unit}"));
+        }
+        if let Some(max) = spec.max.filter(|m| n > *m) {
+            return Err(format!("is more than the field's maximum of {max}{unit}"));
+        }
+        Ok(())
+    };
+    let wrong = |what: &str| Err(format!("is not {what}"));
+    match (kind, value) {
+        (FieldType::Json, _) => Ok(()),
+        (FieldType::Integer, Value::Number(n)) => match n.as_i64() {
+            Some(n) => within(n as f64, ""),
+            None => wrong("a whole number"),
+        },
+        (FieldType::Decimal, Value::Number(n)) => match n.as_f64() {
+            Some(n) => within(n, ""),
+            None => wrong("a number"),
+        },
+        (FieldType::Boolean, Value::Bool(_)) => Ok(()),
+        (FieldType::Date, Value::String(s)) if date_ok(s) => Ok(()),
+        (FieldType::Date, _) => wrong("a date (YYYY-MM-DD)"),
+        (FieldType::Datetime, Value::String(s))
+            if chrono::DateTime::parse_from_rfc3339(s).is_ok() =>
+        {
+            Ok(())
+        }
+        (FieldType::Datetime, _) => wrong("an RFC 3339 time"),
+        (FieldType::SingleSelect, Value::String(s)) if choices.contains(s) => Ok(()),
+        (FieldType::MultiSelect, Value::Array(items))
+            if items
+                .iter()
+                .all(|v| v.as_str().is_some_and(|s| choices.iter().any(|c| c == s))) =>
+        {
+            Ok(())
+        }
+        (FieldType::SingleSelect | FieldType::MultiSelect, _) => Err(format!(
+            "is not among the field's choices ({})",
+            choices.join(", ")
+        )),
         (kind, Value::String(s)) if kind.is_text() => {
-            let length = s.chars().count() as f64;
-            let shaped = match kind {
-                FieldType::Email => crate::tenancy::Email::parse(s).is_ok(),
-                FieldType::Url => url::Url::parse(s).is_ok_and(|u| u.has_host()),
-                _ => true,
-            };
+            match kind {
+                FieldType::Email if crate::tenancy::Email::parse(s).is_err() => {
+                    return wrong("an e-mail address");
+                }
+                FieldType::Url if !url::Url::parse(s).is_ok_and(|u| u.has_host()) => {
+                    return wrong("a web address");
+                }
+                _ => {}
+            }
+            within(s.chars().count() as f64, " characters")?;
             let matches = spec.pattern.as_deref().is_none_or(|p| {
                 RegexBuilder::new(p)
                     .size_limit(MAX_COMPILED_PATTERN)
                     .build()
                     .is_ok_and(|r| r.is_match(s))
             });
-            shaped && in_range(length) && matches
+            if matches {
+                Ok(())
+            } else {
+                Err("does not match the field's pattern".into())
+            }
         }
-        _ => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err("does not fit the field's type and options".into())
+        (FieldType::Integer, _) => wrong("a whole number"),
+        (FieldType::Decimal, _) => wrong("a number"),
+        (FieldType::Boolean, _) => wrong("true or false"),
+        _ => wrong("text"),
     }
 }
 
