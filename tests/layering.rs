@@ -29,11 +29,23 @@ const SPINE: &[&str] = &[
     "services",
     "tenancy",
 ];
-const MODULES: &[&str] = &["foundation", "health", "insights", "runtime", "studio"];
+const MODULES: &[&str] = &[
+    "automation",
+    "foundation",
+    "health",
+    "insights",
+    "runtime",
+    "studio",
+];
 
-/// The one edge between modules, and why: runtime serves the tables studio
-/// defines, so it reads their schema.
-const MODULE_EDGES: &[(&str, &str)] = &[("runtime", "studio")];
+/// The edges between modules, and why: runtime serves the tables studio
+/// defines, so it reads their schema; automation's steps read and write
+/// records through the runtime, and read the project and its tables.
+const MODULE_EDGES: &[(&str, &str)] = &[
+    ("runtime", "studio"),
+    ("automation", "runtime"),
+    ("automation", "studio"),
+];
 
 /// Files allowed to reach further, and why.
 const ROOTS: &[(&str, &[&str], &str)] = &[

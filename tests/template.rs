@@ -223,6 +223,7 @@ fn synthetic(per_module: usize) -> Vec<Module> {
                 },
                 ports: &[Port::Table],
                 summary: "A synthetic worker",
+                timeout_secs: None,
             }];
             Module {
                 name: module,
@@ -367,11 +368,21 @@ fn every_worker_has_its_trigger() {
                 );
                 // Lambda refuses a trigger on a queue that hides a message
                 // for less time than the function may run.
-                let timeout = root()["Globals"]["Function"]["Timeout"]
-                    .as_u64()
-                    .expect("a timeout");
-                let spec = shared::resources::queue(queue).expect("a queue");
-                assert!(spec.visibility_timeout.as_secs() >= timeout, "{queue}");
+                let timeout = match worker.timeout_secs {
+                    Some(seconds) => {
+                        assert_eq!(props(&id)["Timeout"], u64::from(seconds), "{id}");
+                        u64::from(seconds)
+                    }
+                    None => root()["Globals"]["Function"]["Timeout"]
+                        .as_u64()
+                        .expect("a timeout"),
+                };
+                let visibility = match shared::resources::queue(queue) {
+                    Some(spec) => spec.visibility_timeout,
+                    // A dead-letter queue keeps SQS's default, 30 s.
+                    None => std::time::Duration::from_secs(30),
+                };
+                assert!(visibility.as_secs() >= timeout, "{queue}");
             }
             Trigger::Schedule { expression, .. } => {
                 let event = &events["Schedule"];

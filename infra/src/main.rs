@@ -126,6 +126,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         workers: WorkerSettings::default(),
         public_url: std::env::var("NOCODE_PUBLIC_URL").ok(),
         bus_wrapper: None,
+        http_allow: shared::config::AllowList::from_env(),
     })
     .await?;
     tracing::info!(

@@ -12,6 +12,7 @@
 //! | `NOCODE_EVENT_BUS` | EventBridge bus name | — |
 //! | `NOCODE_USER_POOL_ID`, `NOCODE_USER_POOL_CLIENT_ID` | Cognito pool and app client | — |
 //! | `NOCODE_MAIL_FROM` | verified SES sender of the platform's mail (none: no mail) | — |
+//! | `NOCODE_HTTP_ALLOW` | addresses and CIDR ranges a workflow's HTTP step may call although they are private (`127.0.0.1,10.0.0.0/8`) | none |
 //! | `AWS_ENDPOINT_URL` | emulator endpoint (read by the SDK itself) | — |
 //!
 //! AWS resources are optional one by one: a function whose route needs only
@@ -19,6 +20,7 @@
 //! a resource that is not configured answers with its `Unknown…` error.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use crate::resources::{BUCKETS, QUEUES, dead_letter_name};
@@ -218,5 +220,85 @@ mod tests {
     fn bad_values_are_refused() {
         assert!(backend(&[("NOCODE_BACKEND", "gcp")]).is_err());
         assert!(backend(&[("NOCODE_AUTO_CONFIRM", "maybe")]).is_err());
+    }
+}
+
+// ------------------------------------------------------ outbound HTTP
+
+/// Addresses a workflow's HTTP step may call although they are private
+/// (`NOCODE_HTTP_ALLOW`): a list of CIDR ranges.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AllowList {
+    ranges: Vec<(IpAddr, u8)>,
+}
+
+impl AllowList {
+    /// Reads a comma-separated list of addresses and CIDR ranges
+    /// (`127.0.0.1`, `10.0.0.0/8`, `::1`).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut ranges = Vec::new();
+        for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (address, bits) = match item.split_once('/') {
+                Some((a, b)) => (a, Some(b)),
+                None => (item, None),
+            };
+            let address: IpAddr = address
+                .parse()
+                .map_err(|_| format!("`{item}` is not an address or a CIDR range"))?;
+            let full = if address.is_ipv4() { 32 } else { 128 };
+            let bits = match bits {
+                None => full,
+                Some(b) => b
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|b| *b <= full)
+                    .ok_or_else(|| format!("`{item}` has no valid prefix length"))?,
+            };
+            ranges.push((address, bits));
+        }
+        Ok(Self { ranges })
+    }
+
+    /// Whether the list opens `ip`.
+    pub fn allows(&self, ip: IpAddr) -> bool {
+        self.ranges
+            .iter()
+            .any(|(net, bits)| within(ip, *net, *bits))
+    }
+}
+
+fn within(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(ip), IpAddr::V4(net)) => {
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(bits))
+            };
+            u32::from(ip) & mask == u32::from(net) & mask
+        }
+        (IpAddr::V6(ip), IpAddr::V6(net)) => {
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(bits))
+            };
+            u128::from(ip) & mask == u128::from(net) & mask
+        }
+        _ => false,
+    }
+}
+
+impl AllowList {
+    /// The list `NOCODE_HTTP_ALLOW` holds; a list that does not read is
+    /// logged and taken as empty (nothing private opens by mistake).
+    pub fn from_env() -> Self {
+        match std::env::var("NOCODE_HTTP_ALLOW") {
+            Ok(text) => Self::parse(&text).unwrap_or_else(|why| {
+                tracing::error!(%why, "NOCODE_HTTP_ALLOW does not read; nothing private is open");
+                Self::default()
+            }),
+            Err(_) => Self::default(),
+        }
     }
 }

@@ -48,6 +48,7 @@ pub const MODULE: Module = Module {
             },
             ports: &[Port::Events],
             summary: "Publishes the domain events each change committed to the outbox",
+            timeout_secs: None,
         },
         WorkerRoute {
             function: "scheduler-tick",
@@ -57,6 +58,7 @@ pub const MODULE: Module = Module {
             },
             ports: &[Port::Table],
             summary: "Runs once a minute; records the tick the health report shows",
+            timeout_secs: None,
         },
     ],
 };

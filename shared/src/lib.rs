@@ -4,6 +4,7 @@
 //! architecture.
 
 pub mod adapters;
+pub mod automation;
 pub mod change;
 pub mod config;
 pub mod foundation;

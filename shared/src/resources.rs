@@ -31,10 +31,11 @@ pub fn dead_letter_name(queue: &str) -> String {
 
 /// Every queue the workers consume.
 pub const QUEUES: &[QueueSpec] = &[
+    // The engine's function runs up to 90 s; a turn stays hidden longer.
     QueueSpec {
         name: "workflow-runs",
         max_receives: 5,
-        visibility_timeout: Duration::from_secs(60),
+        visibility_timeout: Duration::from_secs(120),
     },
     QueueSpec {
         name: "event-triggers",
@@ -170,6 +171,27 @@ pub const RULES: &[Rule] = &[
         detail_type: Match::Any,
         target_queue: "event-triggers",
     },
+    // … and so may failed executions and the events workflows emit (not
+    // the start and end of every execution, which only insights counts).
+    Rule {
+        name: "automation-failures",
+        source: Match::OneOf(&["nocode.automation"]),
+        detail_type: Match::OneOf(&["workflow.execution_failed"]),
+        target_queue: "event-triggers",
+    },
+    Rule {
+        name: "automation-custom",
+        source: Match::OneOf(&["nocode.automation"]),
+        detail_type: Match::Prefix("custom."),
+        target_queue: "event-triggers",
+    },
+    // A new execution's first turn comes from its committed start event.
+    Rule {
+        name: "workflow-start",
+        source: Match::OneOf(&["nocode.automation"]),
+        detail_type: Match::OneOf(&["workflow.execution_started"]),
+        target_queue: "workflow-runs",
+    },
     // A deleted project's partition, or a deleted page's history, is
     // cleared after it.
     Rule {
@@ -201,12 +223,12 @@ pub const RULES: &[Rule] = &[
         detail_type: Match::OneOf(&["table.schema_changed"]),
         target_queue: "runtime-index",
     },
-    // Whatever studio changes may change what the project's apps show:
-    // their drafts are made again.
+    // A deleted project takes its apps (their drafts follow studio's
+    // changes through each project's default workflow).
     Rule {
         name: "runtime-apps",
         source: Match::OneOf(&["nocode.studio"]),
-        detail_type: Match::Any,
+        detail_type: Match::OneOf(&["project.deleted"]),
         target_queue: "runtime-apps",
     },
     // A new app's first draft; a deleted app's versions, keys and manifests.
@@ -296,10 +318,7 @@ mod tests {
                 .map(|r| r.target_queue)
                 .collect::<Vec<_>>()
         };
-        assert_eq!(
-            targets(&studio),
-            ["insights-ingest", "event-triggers", "runtime-apps"]
-        );
+        assert_eq!(targets(&studio), ["insights-ingest", "event-triggers"]);
         assert_eq!(targets(&insights), ["insights-ingest"]);
         assert!(targets(&foreign).is_empty());
         assert_eq!(

@@ -13,12 +13,13 @@ use crate::adapters::aws;
 use crate::adapters::embedded;
 #[cfg(feature = "aws")]
 use crate::config::AwsSettings;
-use crate::config::Backend;
 #[cfg(feature = "embedded")]
 use crate::config::EmbeddedSettings;
+use crate::config::{AllowList, Backend};
 use crate::http::ApiError;
 use crate::ports::blobs::BlobStore;
 use crate::ports::events::EventBus;
+use crate::ports::http::Outbound;
 use crate::ports::identity::Identity;
 use crate::ports::mail::Mailer;
 use crate::ports::queue::Queue;
@@ -137,6 +138,10 @@ pub struct Services {
     mailer: Option<Arc<dyn Mailer>>,
     /// Secrets kept in the table, as this process read them once.
     secrets: Arc<std::sync::Mutex<std::collections::BTreeMap<&'static str, Vec<u8>>>>,
+    /// Outbound HTTP, built on first use (few functions make requests).
+    http: Arc<std::sync::OnceLock<Arc<dyn Outbound>>>,
+    /// What outbound HTTP may reach although private.
+    http_allow: Arc<AllowList>,
 }
 
 impl std::fmt::Debug for Services {
@@ -168,7 +173,7 @@ impl Services {
     /// backend: what a Lambda function does once, at its cold start. Its
     /// binary links the adapters of those ports only.
     pub async fn build<const PORTS: u8>(backend: &Backend) -> Result<Self, StartError> {
-        match backend {
+        let built: Result<Self, StartError> = match backend {
             #[cfg(feature = "embedded")]
             Backend::Embedded(settings) => {
                 Self::embedded(settings, &PortSet::from_bits(PORTS).ports()).await
@@ -188,7 +193,8 @@ impl Services {
                 port: "backend",
                 message: "this build has no AWS adapters (feature `aws`)".into(),
             }),
-        }
+        };
+        Ok(built?.with_http_allow(AllowList::from_env()))
     }
 
     /// Opens `ports` on the embedded backends under the data folder.
@@ -303,6 +309,8 @@ impl Services {
             identity: self.identity.clone().filter(|_| keep(Port::Identity)),
             mailer: self.mailer.clone().filter(|_| keep(Port::Mail)),
             secrets: self.secrets.clone(),
+            http: self.http.clone(),
+            http_allow: self.http_allow.clone(),
         }
     }
 
@@ -386,6 +394,26 @@ impl Services {
         self.identity
             .as_deref()
             .ok_or_else(|| missing(Port::Identity))
+    }
+
+    /// Outbound HTTP on a builder's behalf, guarded against the platform's
+    /// own network (`adapters::egress`); the same on every backend.
+    pub fn http(&self) -> &dyn Outbound {
+        self.http
+            .get_or_init(|| {
+                Arc::new(crate::adapters::egress::Egress::new(
+                    (*self.http_allow).clone(),
+                ))
+            })
+            .as_ref()
+    }
+
+    /// The same services whose outbound HTTP may reach what `allow` opens
+    /// (the local gateway's setting; tests open their own servers).
+    pub fn with_http_allow(mut self, allow: AllowList) -> Self {
+        self.http_allow = Arc::new(allow);
+        self.http = Arc::new(std::sync::OnceLock::new());
+        self
     }
 
     /// The identity port itself, to keep beside the services (the local

@@ -11,8 +11,12 @@ use nocode::gateway::{
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shared::adapters::embedded::identity::{MessageKind, latest_code};
-use shared::config::EmbeddedSettings;
+use shared::config::{AllowList, EmbeddedSettings};
 use shared::services::Services;
+
+fn loopback() -> AllowList {
+    AllowList::parse("127.0.0.1").expect("an allow-list")
+}
 
 /// A password the pool's policy accepts.
 pub const PASSWORD: &str = "Correct-Horse-9";
@@ -40,7 +44,10 @@ fn workers() -> WorkerSettings {
     WorkerSettings {
         poll_wait: Duration::from_millis(200),
         retry_after: Duration::from_millis(100),
-        tick_every: Some(Duration::from_millis(200)),
+        // Each tick writes (the health report's tick); on moto every write
+        // makes later transactions slower (it copies the table), so not
+        // too often.
+        tick_every: Some(Duration::from_secs(1)),
     }
 }
 
@@ -55,14 +62,26 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("data folder");
         let mut settings = EmbeddedSettings::new(dir.path());
         change(&mut settings);
-        Self::start(GatewayBackend::Embedded(settings), Some(dir), None).await
+        Self::start(
+            GatewayBackend::Embedded(settings),
+            Some(dir),
+            None,
+            AllowList::default(),
+        )
+        .await
     }
 
     /// The embedded gateway with its event bus behind `wrapper`.
     pub async fn embedded_with_bus(wrapper: BusWrapper) -> Self {
         let dir = tempfile::tempdir().expect("data folder");
         let settings = EmbeddedSettings::new(dir.path());
-        Self::start(GatewayBackend::Embedded(settings), Some(dir), Some(wrapper)).await
+        Self::start(
+            GatewayBackend::Embedded(settings),
+            Some(dir),
+            Some(wrapper),
+            AllowList::default(),
+        )
+        .await
     }
 
     /// The latest code the embedded pool e-mailed to `to`.
@@ -75,15 +94,34 @@ impl TestApp {
 
     /// The gateway on the AWS adapters, against fresh resources on moto.
     pub async fn aws() -> Self {
-        Self::aws_wrapped(None).await
+        Self::aws_wrapped(None, AllowList::default()).await
+    }
+
+    /// The embedded gateway whose workflows may call the test's own
+    /// servers on loopback (the allow-list setting).
+    pub async fn embedded_with_loopback() -> Self {
+        let dir = tempfile::tempdir().expect("data folder");
+        let settings = EmbeddedSettings::new(dir.path());
+        Self::start(
+            GatewayBackend::Embedded(settings),
+            Some(dir),
+            None,
+            loopback(),
+        )
+        .await
+    }
+
+    /// The moto gateway whose workflows may call loopback.
+    pub async fn aws_with_loopback() -> Self {
+        Self::aws_wrapped(None, loopback()).await
     }
 
     /// The moto gateway with its event bus behind `wrapper`.
     pub async fn aws_with_bus(wrapper: BusWrapper) -> Self {
-        Self::aws_wrapped(Some(wrapper)).await
+        Self::aws_wrapped(Some(wrapper), AllowList::default()).await
     }
 
-    async fn aws_wrapped(wrapper: Option<BusWrapper>) -> Self {
+    async fn aws_wrapped(wrapper: Option<BusWrapper>, http_allow: AllowList) -> Self {
         let moto = std::env::var("NOCODE_TEST_MOTO_URL")
             .ok()
             .filter(|u| !u.is_empty())
@@ -100,6 +138,7 @@ impl TestApp {
             },
             None,
             wrapper,
+            http_allow,
         )
         .await;
         app.moto_url = Some(moto);
@@ -149,6 +188,7 @@ impl TestApp {
         backend: GatewayBackend,
         data_dir: Option<tempfile::TempDir>,
         bus_wrapper: Option<BusWrapper>,
+        http_allow: AllowList,
     ) -> Self {
         let running = gateway::start(GatewayConfig {
             addr: "127.0.0.1:0".parse().expect("address"),
@@ -156,6 +196,7 @@ impl TestApp {
             workers: workers(),
             public_url: None,
             bus_wrapper,
+            http_allow,
         })
         .await
         .expect("start the gateway");
@@ -163,7 +204,12 @@ impl TestApp {
             services: Arc::clone(&running.services),
             url: running.url(),
             gateway: Some(running),
-            client: reqwest::Client::new(),
+            // A request the gateway never answers fails its test instead
+            // of hanging the run.
+            client: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(60))
+                .build()
+                .expect("a client"),
             data_dir,
             moto_url: None,
         }

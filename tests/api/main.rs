@@ -5,6 +5,7 @@ mod helpers;
 
 mod accounts;
 mod authorizer;
+mod automation;
 mod contract;
 mod docs;
 mod organizations;

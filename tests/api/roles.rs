@@ -66,6 +66,8 @@ fn body(route: &ApiRoute) -> Option<Value> {
         "runtime-apps-deploy" => json!({}),
         "runtime-apps-rollback" => json!({"version": 1}),
         "runtime-keys-create" => json!({"name": "Key", "scopes": ["records:read"]}),
+        "automation-workflows-update" => json!({"name": "Renamed workflow"}),
+        "automation-workflows-execute" => json!({"input": {"n": 1}}),
         other => panic!("{other}: the role matrix has no body for it; add one here"),
     })
 }
@@ -90,6 +92,10 @@ struct World {
     owner: User,
     members: Vec<(Role, User)>,
     outsider: User,
+    /// The project fresh workflows are made in: one is enough (a project
+    /// comes with default workflows, and on moto each write costs more
+    /// than the last).
+    workflows_project: tokio::sync::OnceCell<String>,
 }
 
 /// The path of `route` for this call, with any fresh thing it acts on, and
@@ -116,6 +122,29 @@ async fn prepare(
     let scope_id = match scope.kind {
         ScopeKind::Organization => world.org.clone(),
         ScopeKind::Project => new_project().await,
+        ScopeKind::Workflow => {
+            let project = world
+                .workflows_project
+                .get_or_init(&new_project)
+                .await
+                .clone();
+            let (status, made) = app
+                .json(
+                    Method::POST,
+                    "/api/v1/automation/workflows",
+                    Some(
+                        json!({"project_id": project, "name": "Matrix workflow", "definition": {
+                            "trigger": {"type": "manual"}, "start": "wait",
+                            // Its executions wait, so one can still be cancelled.
+                            "steps": [{"id": "wait", "type": "delay", "seconds": 600}]
+                        }}),
+                    ),
+                    Some(&world.owner.access),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{made}");
+            made["id"].as_str().expect("id").to_string()
+        }
         ScopeKind::App => {
             let project = new_project().await;
             let (status, made) = app
@@ -208,6 +237,33 @@ async fn prepare(
             }
             // A page's first save; an app's first deploy.
             "version" | "number" => "1".to_string(),
+            "execution_id" => {
+                let (status, started) = app
+                    .json(
+                        Method::POST,
+                        &format!("/api/v1/automation/workflows/{scope_id}/execute"),
+                        Some(json!({"input": {}})),
+                        Some(&world.owner.access),
+                    )
+                    .await;
+                assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+                let id = started["execution_id"].as_str().expect("id").to_string();
+                // Only a cancelled or failed execution is retried.
+                if route.function == "automation-executions-retry" {
+                    let (status, cancelled) = app
+                        .json(
+                            Method::POST,
+                            &format!(
+                                "/api/v1/automation/workflows/{scope_id}/executions/{id}/cancel"
+                            ),
+                            None,
+                            Some(&world.owner.access),
+                        )
+                        .await;
+                    assert_eq!(status, StatusCode::OK, "{cancelled}");
+                }
+                id
+            }
             "key_id" => {
                 let (status, key) = app
                     .json(
@@ -280,7 +336,7 @@ async fn attach_file(app: &TestApp, owner: &User, files: &str, record: &str) {
     assert_eq!(status, StatusCode::OK, "{changed}");
 }
 
-/// The matrix is cut in four, each on its own app: a long test makes a
+/// The matrix is cut in five, each on its own app: a long test makes a
 /// large table, and moto copies the whole table for every transaction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Group {
@@ -288,12 +344,15 @@ enum Group {
     ProjectsAndTables,
     PagesAndComponents,
     AppsAndFiles,
+    Automation,
 }
 
 fn group(route: &ApiRoute) -> Group {
     let path = route.path;
     if path.starts_with("/api/v1/foundation/") {
         Group::Foundation
+    } else if path.starts_with("/api/v1/automation/") {
+        Group::Automation
     } else if path.starts_with("/api/v1/runtime/apps") || path.contains("/files") {
         Group::AppsAndFiles
     } else if ["/library", "component", "/pages", "page", "/export"]
@@ -322,11 +381,15 @@ async fn app_and_file_routes_answer_each_role_exactly(app: TestApp) {
     matrix(app, Group::AppsAndFiles).await;
 }
 
+async fn automation_routes_answer_each_role_exactly(app: TestApp) {
+    matrix(app, Group::Automation).await;
+}
+
 #[test]
 fn every_group_holds_scoped_routes() {
     let groups: std::collections::HashSet<Group> =
         scoped_routes().iter().map(|(r, _)| group(r)).collect();
-    assert_eq!(groups.len(), 4);
+    assert_eq!(groups.len(), 5);
 }
 
 async fn matrix(app: TestApp, only: Group) {
@@ -345,6 +408,7 @@ async fn matrix(app: TestApp, only: Group) {
         owner,
         members,
         outsider,
+        workflows_project: tokio::sync::OnceCell::new(),
     };
 
     let routes: Vec<_> = scoped_routes()
@@ -409,4 +473,5 @@ crate::helpers::on_both_backends!(
     project_and_table_routes_answer_each_role_exactly,
     page_and_component_routes_answer_each_role_exactly,
     app_and_file_routes_answer_each_role_exactly,
+    automation_routes_answer_each_role_exactly,
 );

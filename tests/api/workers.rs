@@ -41,8 +41,9 @@ fn failing_handler(_: Arc<Services>, event: SqsEvent) -> BoxFuture<SqsBatchRespo
 #[tokio::test]
 async fn a_partial_batch_failure_redelivers_only_the_failed_messages() {
     let app = TestApp::embedded().await;
-    // A queue no worker of the table consumes yet, so only this test polls it.
-    let queue = "workflow-runs";
+    // A queue no worker consumes (a dead-letter queue nothing reads), so
+    // only this test polls it.
+    let queue = "event-triggers-dlq";
     let sent = app
         .services
         .queue()

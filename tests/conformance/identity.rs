@@ -170,7 +170,9 @@ impl Pool {
                     .expect("code store")
                     .clone()
                     .expect("moto returned no reset code"),
-                MessageKind::Invitation => panic!("the pool never sends invitations"),
+                MessageKind::Invitation | MessageKind::Notice => {
+                    panic!("the pool sends no invitations or notices")
+                }
             },
         }
     }

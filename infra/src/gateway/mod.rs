@@ -71,6 +71,9 @@ pub struct GatewayConfig {
     /// Puts something in front of the event bus: tests take the bus down to
     /// show the outbox loses nothing. `None` in the platform.
     pub bus_wrapper: Option<BusWrapper>,
+    /// What workflows' HTTP steps may reach although private
+    /// (`NOCODE_HTTP_ALLOW`).
+    pub http_allow: shared::config::AllowList,
 }
 
 /// Wraps the event bus the workers publish to.
@@ -223,7 +226,8 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, StartError> 
     let services = match config.bus_wrapper {
         Some(wrap) => services.map_events(wrap),
         None => services,
-    };
+    }
+    .with_http_allow(config.http_allow);
     let services = Arc::new(services);
     let (stop, stopped) = watch::channel(false);
     let workers = workers::spawn_all(&services, config.workers, &stopped, &stream);

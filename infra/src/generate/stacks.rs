@@ -1088,6 +1088,13 @@ fn nested(part: &Part<'_>) -> Value {
             code_root,
             Some(&arn),
         );
+        if let Some(seconds) = worker.timeout_secs {
+            insert(
+                &mut function["Properties"],
+                "Timeout",
+                Value::from(u64::from(seconds)),
+            );
+        }
         let event = match worker.trigger {
             Trigger::Queue { queue, .. } => map! {
                 "Queue" => map! {

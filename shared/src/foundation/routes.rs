@@ -403,4 +403,5 @@ const WORKERS: &[WorkerRoute] = &[WorkerRoute {
     },
     ports: &[],
     summary: "Confirms sign-ups at once when the stack auto-confirms",
+    timeout_secs: None,
 }];

@@ -18,5 +18,6 @@ pub const MODULE: Module = Module {
         },
         ports: &[Port::Table],
         summary: "Counts every domain event per organization, day and type",
+        timeout_secs: None,
     }],
 };

@@ -17,6 +17,8 @@ pub enum MessageKind {
     ForgotPassword,
     /// The token of an invitation to an organization.
     Invitation,
+    /// A notice a workflow sends members; its text is the "secret".
+    Notice,
 }
 
 impl MessageKind {
@@ -28,6 +30,7 @@ impl MessageKind {
             MessageKind::Invitation => format!(
                 "Sign in with this address and accept the invitation with this token:\n\n{secret}\n\nIt is valid for 7 days."
             ),
+            MessageKind::Notice => secret.to_string(),
         }
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod blobs;
 pub mod events;
+pub mod http;
 pub mod identity;
 pub mod mail;
 pub mod queue;

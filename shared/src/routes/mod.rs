@@ -107,6 +107,17 @@ impl Access {
         })
     }
 
+    /// Members of the organization of the workflow whose id is `param`.
+    pub const fn workflow(param: &'static str, least: Role) -> Self {
+        Access::Scoped(Scope {
+            kind: ScopeKind::Workflow,
+            param,
+            least,
+            audit: None,
+            keys: None,
+        })
+    }
+
     /// Members of the organization of the app whose id is `param`.
     pub const fn app(param: &'static str, least: Role) -> Self {
         Access::Scoped(Scope {
@@ -308,6 +319,9 @@ pub struct WorkerRoute {
     pub ports: &'static [Port],
     /// What it does.
     pub summary: &'static str,
+    /// How long one invocation may run, in seconds; `None`: the platform's
+    /// default (10). A queue hides a message longer than its workers run.
+    pub timeout_secs: Option<u32>,
 }
 
 /// One module's functions, declared next to its code.
@@ -329,6 +343,7 @@ pub const MODULES: &[Module] = &[
     crate::studio::routes::MODULE,
     crate::runtime::routes::MODULE,
     crate::insights::MODULE,
+    crate::automation::routes::MODULE,
 ];
 
 /// Wraps `async fn(Arc<Services>, Request) -> HandlerResult` as a [`Handler`].
@@ -595,7 +610,11 @@ mod tests {
                     "{name}"
                 );
                 if let Trigger::Queue { queue, .. } = worker.trigger {
-                    assert!(crate::resources::queue(queue).is_some(), "{queue}");
+                    let declared = crate::resources::queue(queue).is_some()
+                        || crate::resources::QUEUES
+                            .iter()
+                            .any(|q| q.dead_letter_name() == queue);
+                    assert!(declared, "{queue}");
                 }
             }
         }

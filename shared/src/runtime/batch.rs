@@ -441,7 +441,7 @@ fn applies(
         (None, None) => return Err(ApiError::Internal("a step changes nothing".into())),
     };
     let given_back = super::files::released(&table.fields, before.as_ref(), after.as_ref());
-    let change = change.event(records::event(kind, table, shown, by));
+    let change = change.event(records::event_by(kind, table, shown, by, 0));
     Ok(
         match super::files::released_event(table, &step.id, &given_back) {
             Some(released) => change.event(released),

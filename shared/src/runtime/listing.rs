@@ -180,14 +180,14 @@ fn names(text: &str) -> Vec<(&str, filter::Span)> {
     out
 }
 
-async fn read_query(
+async fn read_query<'r>(
     services: &Services,
-    request: &Request,
+    param: &(dyn Fn(&str) -> Option<&'r str> + Sync),
     table: &DataTable,
 ) -> Result<ListQuery, ApiError> {
     let columns = predicate::columns(&table.fields);
-    let filter_text = query_param(request, "filter").unwrap_or_default();
-    let sort_text = query_param(request, "sort").unwrap_or_default();
+    let filter_text = param("filter").unwrap_or_default();
+    let sort_text = param("sort").unwrap_or_default();
     let filter = if filter_text.trim().is_empty() {
         None
     } else {
@@ -205,7 +205,7 @@ async fn read_query(
         predicate::sort(&columns, sort_text).map_err(|e| bad("sort", e.message, Some(e.span)))?
     };
     let sort = predicate::with_tie_break(&columns, sort);
-    let fields = match query_param(request, "fields").filter(|t| !t.trim().is_empty()) {
+    let fields = match param("fields").filter(|t| !t.trim().is_empty()) {
         None => None,
         Some(text) => {
             let mut chosen = HashSet::new();
@@ -224,7 +224,7 @@ async fn read_query(
         }
     };
     let mut expand: Vec<(String, String, bool)> = Vec::new();
-    if let Some(text) = query_param(request, "expand").filter(|t| !t.trim().is_empty()) {
+    if let Some(text) = param("expand").filter(|t| !t.trim().is_empty()) {
         for (name, span) in names(text) {
             let field = table.fields.iter().find(|f| f.name == name);
             let Some((field, relation)) = field.and_then(|f| Some((f, f.relation.as_ref()?)))
@@ -252,12 +252,12 @@ async fn read_query(
             expand.push((field.name.clone(), relation.table_id.clone(), relation.many));
         }
     }
-    let count = match query_param(request, "count") {
+    let count = match param("count") {
         None | Some("false") => false,
         Some("true") => true,
         Some(_) => return Err(bad("count", "is `true` or `false`", None)),
     };
-    let limit = match query_param(request, "limit") {
+    let limit = match param("limit") {
         None => DEFAULT_LIMIT,
         Some(text) => text
             .parse::<usize>()
@@ -268,7 +268,7 @@ async fn read_query(
             })?,
     };
     let binding = cursor::binding(&table.id, filter_text, sort_text);
-    let after = match query_param(request, "next") {
+    let after = match param("next") {
         None => None,
         Some(text) => {
             let key = cursor::signing_key(services).await?;
@@ -851,7 +851,6 @@ async fn count(
 /// The records each expanded relation names, by field name then id.
 async fn expanded(
     services: &Services,
-    tenant: &Tenant,
     query: &ListQuery,
     rows: &[Candidate],
     table: &DataTable,
@@ -882,7 +881,7 @@ async fn expanded(
         if ids.is_empty() {
             continue;
         }
-        let Some(target) = tables::find(services, tenant, target_id).await? else {
+        let Some(target) = tables::find_in(store, &table.project_id, target_id).await? else {
             continue;
         };
         let found = fetch(store, &target.id, &ids).await?;
@@ -902,22 +901,34 @@ pub async fn list(
     tenant: Tenant,
 ) -> HandlerResult {
     let table = tables::load(&services, &request, &tenant).await?;
-    let query = read_query(&services, &request, &table).await?;
+    let page = query(&services, &table, &|name| query_param(&request, name)).await?;
+    json(StatusCode::OK, &page)
+}
+
+/// A page of a table's records as the list's parameters (`filter`,
+/// `sort`, `limit`, `next`, `fields`, `expand`, `count`) ask: what the
+/// records route answers, and what a workflow's query step reads.
+pub async fn query<'r>(
+    services: &Services,
+    table: &DataTable,
+    param: &(dyn Fn(&str) -> Option<&'r str> + Sync),
+) -> Result<RecordPage, ApiError> {
+    let query = read_query(services, param, table).await?;
     let unique = |c: &Column| {
         c.field_id()
             .is_some_and(|id| table.fields.iter().any(|f| f.id == id && f.unique))
     };
     let plan = plan::plan(query.filter.as_ref(), &query.sort, &unique);
     let store = services.table()?;
-    let found = run(store, &table, &query, &plan).await?;
+    let found = run(store, table, &query, &plan).await?;
     let total = if query.count {
-        Some(count(store, &table, &query, &plan).await?)
+        Some(count(store, table, &query, &plan).await?)
     } else {
         None
     };
     let next = match (found.more, found.rows.last()) {
         (true, Some(last)) => {
-            let key = cursor::signing_key(&services).await?;
+            let key = cursor::signing_key(services).await?;
             Some(cursor::seal(
                 &key,
                 &query.binding,
@@ -926,10 +937,10 @@ pub async fn list(
         }
         _ => None,
     };
-    let mut expansions = expanded(&services, &tenant, &query, &found.rows, &table).await?;
+    let mut expansions = expanded(services, &query, &found.rows, table).await?;
     let mut items = Vec::with_capacity(found.rows.len());
     for row in &found.rows {
-        let mut shown = view(&table, &row.stored)?;
+        let mut shown = view(table, &row.stored)?;
         if let Some(fields) = &query.fields {
             shown.values.retain(|name, _| fields.contains(name));
         }
@@ -960,5 +971,5 @@ pub async fn list(
         }
         items.push(shown);
     }
-    json(StatusCode::OK, &RecordPage { items, next, total })
+    Ok(RecordPage { items, next, total })
 }

@@ -205,20 +205,33 @@ pub(super) fn event(
     detail_type: &str,
     table: &DataTable,
     stored: &Stored,
-    by: &UserId,
+    meta: &RequestMeta,
 ) -> DomainEvent {
-    DomainEvent::new(
-        EVENTS,
-        detail_type,
-        json!({
-            "organization_id": table.organization_id,
-            "project_id": table.project_id,
-            "table_id": table.id,
-            "record_id": stored.id,
-            "version": stored.version,
-            "by": by,
-        }),
-    )
+    event_by(detail_type, table, stored, &meta.caller.sub, meta.chain)
+}
+
+/// A record's event, by whoever wrote it; `chain` counts the workflows
+/// that led to the write (0: a person or an app did), so event-triggered
+/// workflows cannot trigger each other without end.
+pub(super) fn event_by(
+    detail_type: &str,
+    table: &DataTable,
+    stored: &Stored,
+    by: &UserId,
+    chain: u32,
+) -> DomainEvent {
+    let mut detail = json!({
+        "organization_id": table.organization_id,
+        "project_id": table.project_id,
+        "table_id": table.id,
+        "record_id": stored.id,
+        "version": stored.version,
+        "by": by,
+    });
+    if chain > 0 {
+        detail["chain"] = json!(chain);
+    }
+    DomainEvent::new(EVENTS, detail_type, detail)
 }
 
 /// A unique field's value a write claims.
@@ -463,23 +476,41 @@ fn now() -> String {
 pub async fn create(services: Arc<Services>, request: Request, tenant: Tenant) -> HandlerResult {
     let body: RecordBody = json_body(&request, BODY_LIMIT)?;
     let table = tables::load(&services, &request, &tenant).await?;
-    let checked = values::write(&table.fields, &body.values, None, Mode::Create)
-        .map_err(ApiError::Invalid)?;
+    let made = create_in(&services, &table, &tenant.meta, &body.values, None).await?;
+    json(StatusCode::CREATED, &made)
+}
+
+/// Creates a record of `table` as `meta`'s caller: what the records route
+/// does, and a workflow's step. `id` fixes the new record's id (a
+/// workflow's step derives it from its execution, so a repeat of the step
+/// finds the record it made: the write is refused as a conflict).
+pub async fn create_in(
+    services: &Services,
+    table: &DataTable,
+    meta: &RequestMeta,
+    values: &Map<String, Value>,
+    id: Option<String>,
+) -> Result<RecordView, ApiError> {
+    let checked =
+        values::write(&table.fields, values, None, Mode::Create).map_err(ApiError::Invalid)?;
     let store = services.table()?;
     check_related(store, &checked.related).await?;
-    let mut stored = new_stored(&table, &tenant.meta.caller.sub, String::new());
-    let (attach, data) = with_files(&services, &table, &stored.id, checked).await?;
+    let mut stored = new_stored(table, &meta.caller.sub, String::new());
+    if let Some(id) = id {
+        stored.id = id;
+    }
+    let (attach, data) = with_files(services, table, &stored.id, checked).await?;
     stored.data =
         serde_json::to_string(&data.data).map_err(|e| ApiError::Internal(e.to_string()))?;
     let uniques = keyed(&table.fields, &table.id, &stored.id, None, Some(&data.data))?;
     let tail = attach
-        .write("audit", audited(&tenant.meta, &table, &stored.id, CREATED)?)
-        .event(event(CREATED, &table, &stored, &tenant.meta.caller.sub));
+        .write("audit", audited(meta, table, &stored.id, CREATED)?)
+        .event(event(CREATED, table, &stored, meta));
     let stale = ApiError::Conflict(crate::http::Conflict::CHANGED_CONCURRENTLY);
     let record = put(&stored, Condition::Absent)?;
     commit(
         store,
-        &table,
+        table,
         record,
         uniques,
         tail,
@@ -488,7 +519,7 @@ pub async fn create(services: Arc<Services>, request: Request, tenant: Tenant) -
         &data.files,
     )
     .await?;
-    json(StatusCode::CREATED, &view(&table, &stored)?)
+    view(table, &stored)
 }
 
 async fn load(
@@ -532,6 +563,18 @@ async fn with_files(
     Ok((claims, checked))
 }
 
+/// A record of `table`, as a read shows it.
+pub async fn read(
+    services: &Services,
+    table: &DataTable,
+    record_id: &str,
+) -> Result<RecordView, ApiError> {
+    let found = stored(services.table()?, &table.id, record_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    view(table, &found)
+}
+
 /// One record (members).
 pub async fn get(services: Arc<Services>, request: Request, tenant: Tenant) -> HandlerResult {
     let table = tables::load(&services, &request, &tenant).await?;
@@ -547,17 +590,44 @@ async fn change_record(
 ) -> HandlerResult {
     let body: RecordBody = json_body(&request, BODY_LIMIT)?;
     let table = tables::load(&services, &request, &tenant).await?;
-    let current = load(&services, &request, &table).await?;
+    let id = path_param(&request, "record_id")?;
+    let changed = change_in(
+        &services,
+        &table,
+        &tenant.meta,
+        id,
+        &body.values,
+        body.version,
+        mode,
+    )
+    .await?;
+    json(StatusCode::OK, &changed)
+}
+
+/// Changes a record of `table` as `meta`'s caller (`Replace` or `Merge`),
+/// guarded by `version` when one is given.
+pub async fn change_in(
+    services: &Services,
+    table: &DataTable,
+    meta: &RequestMeta,
+    record_id: &str,
+    values: &Map<String, Value>,
+    version: Option<u64>,
+    mode: Mode,
+) -> Result<RecordView, ApiError> {
+    let store = services.table()?;
+    let current = stored(store, &table.id, record_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     let before = data_of(&current)?;
-    let checked = values::write(&table.fields, &body.values, Some(&before), mode)
-        .map_err(ApiError::Invalid)?;
-    if body.version.is_some_and(|v| v != current.version) {
+    let checked =
+        values::write(&table.fields, values, Some(&before), mode).map_err(ApiError::Invalid)?;
+    if version.is_some_and(|v| v != current.version) {
         return Err(ApiError::StaleVersion(Some(current.version)));
     }
-    let store = services.table()?;
     check_related(store, &checked.related).await?;
     let mut next = current.clone();
-    let (attach, data) = with_files(&services, &table, &next.id, checked).await?;
+    let (attach, data) = with_files(services, table, &next.id, checked).await?;
     next.data = serde_json::to_string(&data.data).map_err(|e| ApiError::Internal(e.to_string()))?;
     next.updated_at = now();
     next.version += 1;
@@ -570,16 +640,16 @@ async fn change_record(
     )?;
     let given_back = files::released(&table.fields, Some(&before), Some(&data.data));
     let mut tail = attach
-        .write("audit", audited(&tenant.meta, &table, &next.id, UPDATED)?)
-        .event(event(UPDATED, &table, &next, &tenant.meta.caller.sub));
-    if let Some(released) = files::released_event(&table, &next.id, &given_back) {
+        .write("audit", audited(meta, table, &next.id, UPDATED)?)
+        .event(event(UPDATED, table, &next, meta));
+    if let Some(released) = files::released_event(table, &next.id, &given_back) {
         tail = tail.event(released);
     }
     let record = put(&next, unlocked_at(current.version))?;
     let stale = ApiError::StaleVersion(None);
     commit(
         store,
-        &table,
+        table,
         record,
         uniques,
         tail,
@@ -588,7 +658,7 @@ async fn change_record(
         &data.files,
     )
     .await?;
-    json(StatusCode::OK, &view(&table, &next)?)
+    view(table, &next)
 }
 
 /// Replaces a record's values (editors): unnamed fields take their default.
@@ -604,22 +674,37 @@ pub async fn update(services: Arc<Services>, request: Request, tenant: Tenant) -
 /// Deletes a record (editors), giving its unique values back.
 pub async fn delete(services: Arc<Services>, request: Request, tenant: Tenant) -> HandlerResult {
     let table = tables::load(&services, &request, &tenant).await?;
-    let current = load(&services, &request, &table).await?;
-    if let Some(version) = query_param(&request, "version")
-        && version != current.version.to_string()
-    {
+    let id = path_param(&request, "record_id")?;
+    // Not a version the record can have: stale whatever it is.
+    let version =
+        query_param(&request, "version").map(|text| text.parse::<u64>().unwrap_or(u64::MAX));
+    delete_in(&services, &table, &tenant.meta, id, version).await?;
+    no_content()
+}
+
+/// Deletes a record of `table` as `meta`'s caller, guarded by `version`
+/// when one is given.
+pub async fn delete_in(
+    services: &Services,
+    table: &DataTable,
+    meta: &RequestMeta,
+    record_id: &str,
+    version: Option<u64>,
+) -> Result<(), ApiError> {
+    let store = services.table()?;
+    let current = stored(store, &table.id, record_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if version.is_some_and(|v| v != current.version) {
         return Err(ApiError::StaleVersion(Some(current.version)));
     }
     let before = data_of(&current)?;
     let releases = keyed(&table.fields, &table.id, &current.id, Some(&before), None)?;
     let given_back = files::released(&table.fields, Some(&before), None);
     let mut tail = Change::new()
-        .write(
-            "audit",
-            audited(&tenant.meta, &table, &current.id, DELETED)?,
-        )
-        .event(event(DELETED, &table, &current, &tenant.meta.caller.sub));
-    if let Some(released) = files::released_event(&table, &current.id, &given_back) {
+        .write("audit", audited(meta, table, &current.id, DELETED)?)
+        .event(event(DELETED, table, &current, meta));
+    if let Some(released) = files::released_event(table, &current.id, &given_back) {
         tail = tail.event(released);
     }
     let record = Write::Delete {
@@ -628,8 +713,8 @@ pub async fn delete(services: Arc<Services>, request: Request, tenant: Tenant) -
     };
     let stale = ApiError::StaleVersion(None);
     commit(
-        services.table()?,
-        &table,
+        store,
+        table,
         record,
         releases,
         tail,
@@ -637,6 +722,5 @@ pub async fn delete(services: Arc<Services>, request: Request, tenant: Tenant) -
         stale,
         &[],
     )
-    .await?;
-    no_content()
+    .await
 }

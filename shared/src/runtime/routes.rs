@@ -25,6 +25,7 @@ const WORKERS: &[WorkerRoute] = &[
         },
         ports: &[Port::Table],
         summary: "Clears a deleted table's records and unique values",
+        timeout_secs: None,
     },
     WorkerRoute {
         function: "runtime-apps",
@@ -34,6 +35,7 @@ const WORKERS: &[WorkerRoute] = &[
         },
         ports: &[Port::Table, Port::Blobs],
         summary: "Keeps each app's draft manifest in step with its project; clears deleted apps",
+        timeout_secs: None,
     },
     WorkerRoute {
         function: "runtime-files",
@@ -43,6 +45,7 @@ const WORKERS: &[WorkerRoute] = &[
         },
         ports: &[Port::Table, Port::Blobs],
         summary: "Deletes the files records, fields, tables and projects gave back",
+        timeout_secs: None,
     },
     WorkerRoute {
         function: "runtime-uploads",
@@ -52,6 +55,7 @@ const WORKERS: &[WorkerRoute] = &[
         },
         ports: &[Port::Table, Port::Blobs],
         summary: "Deletes the uploads no record took within a day",
+        timeout_secs: None,
     },
     WorkerRoute {
         function: "runtime-authorizer",
@@ -60,6 +64,7 @@ const WORKERS: &[WorkerRoute] = &[
         },
         ports: &[Port::Table, Port::Identity],
         summary: "The Lambda authorizer of the routes that take a user's token or an app's API key",
+        timeout_secs: None,
     },
     WorkerRoute {
         function: "runtime-index",
@@ -69,6 +74,7 @@ const WORKERS: &[WorkerRoute] = &[
         },
         ports: &[Port::Table, Port::Queue],
         summary: "Fills a new index from a table's records and clears dropped ones",
+        timeout_secs: None,
     },
     WorkerRoute {
         function: "runtime-batch",
@@ -78,6 +84,7 @@ const WORKERS: &[WorkerRoute] = &[
         },
         ports: &[Port::Table, Port::Queue],
         summary: "Finishes a records batch its request left: back if pending, forward if committed",
+        timeout_secs: None,
     },
 ];
 

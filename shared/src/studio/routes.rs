@@ -449,4 +449,5 @@ const WORKERS: &[WorkerRoute] = &[WorkerRoute {
     },
     ports: &[Port::Table, Port::Blobs],
     summary: "Clears a deleted project's items and trees, or a deleted page's history",
+    timeout_secs: None,
 }];

@@ -65,6 +65,9 @@ pub enum ScopeKind {
     /// An app, by its id; its project and organization are read from the
     /// app item.
     App,
+    /// A workflow, by its id; its project and organization are read from
+    /// the workflow item.
+    Workflow,
 }
 
 /// A route's scope: which path parameter names the tenant, the lowest role
@@ -179,8 +182,12 @@ pub async fn resolve(
                 Some(ProjectId::from(id)),
             )
         }
-        ScopeKind::App => {
-            let item = table.get(&keys::app(id)).await?.ok_or(ApiError::NotFound)?;
+        ScopeKind::App | ScopeKind::Workflow => {
+            let key = match scope.kind {
+                ScopeKind::App => keys::app(id),
+                _ => keys::workflow(id),
+            };
+            let item = table.get(&key).await?.ok_or(ApiError::NotFound)?;
             (
                 OrganizationId::from(text(&item, "organization_id")?),
                 Some(ProjectId::from(text(&item, "project_id")?)),

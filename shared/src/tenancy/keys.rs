@@ -37,3 +37,9 @@ pub fn project(project_id: &str) -> Key {
 pub fn app(app_id: &str) -> Key {
     Key::new(format!("APP#{app_id}"), "APP")
 }
+
+/// The key of a workflow's item: `WORKFLOW#<id>` / `WORKFLOW`. It names
+/// the workflow's project and organization, which the workflow scope reads.
+pub fn workflow(workflow_id: &str) -> Key {
+    Key::new(format!("WORKFLOW#{workflow_id}"), "WORKFLOW")
+}

@@ -16,6 +16,10 @@ pub struct RequestMeta {
     pub request_id: Option<String>,
     /// The client's address.
     pub source_ip: Option<String>,
+    /// How many workflows led to this request (0 for a person or an app):
+    /// what a workflow's writes carry in their events, so that workflows
+    /// triggered by events cannot trigger each other without end.
+    pub chain: u32,
 }
 
 impl RequestMeta {
@@ -29,6 +33,7 @@ impl RequestMeta {
             caller: caller(request)?,
             request_id: request_id(request).map(str::to_string),
             source_ip,
+            chain: 0,
         })
     }
 }

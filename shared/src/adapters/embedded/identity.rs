@@ -348,6 +348,7 @@ fn code_hash(sub: &str, kind: MessageKind, code: &str) -> String {
         MessageKind::ConfirmSignUp => b"confirm_sign_up",
         MessageKind::ForgotPassword => b"forgot_password",
         MessageKind::Invitation => b"invitation",
+        MessageKind::Notice => b"notice",
     };
     hex_sha256(&[sub.as_bytes(), purpose, code.as_bytes()])
 }
@@ -584,6 +585,7 @@ impl Inner {
             MessageKind::ConfirmSignUp => "Your verification code",
             MessageKind::ForgotPassword => "Your password reset code",
             MessageKind::Invitation => "You are invited",
+            MessageKind::Notice => "A notice",
         };
         self.mailbox
             .write(to, subject, kind, code, (self.clock)())

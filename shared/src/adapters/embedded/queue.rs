@@ -77,6 +77,7 @@ impl EmbeddedQueue {
         let txn = db.begin_write().map_err(backend)?;
         txn.open_table(MESSAGES).map_err(backend)?;
         txn.open_table(VISIBLE).map_err(backend)?;
+        release_in_flight(&txn)?;
         txn.commit().map_err(backend)?;
         let mut queues = Vec::new();
         for spec in specs {
@@ -182,6 +183,37 @@ fn by_receipt(txn: &WriteTransaction, queue: &str, receipt: &str) -> QueueResult
         Some(message) if message.receipt.as_deref() == Some(nonce) => Ok((id.to_string(), message)),
         _ => Err(QueueError::InvalidReceipt),
     }
+}
+
+/// Makes what was received but not deleted visible again. The store is
+/// one process's (the file is locked while open), so a message in flight
+/// when it opens belonged to a consumer that died with its process: SQS
+/// would redeliver it once its visibility timeout ran out; a restarted
+/// local platform need not wait. Its receive count stands, and the dead
+/// consumer's receipt no longer works.
+fn release_in_flight(txn: &WriteTransaction) -> QueueResult<()> {
+    let now = now_ms();
+    let in_flight: Vec<(String, String, Stored)> = {
+        let table = txn.open_table(MESSAGES).map_err(backend)?;
+        let mut found = Vec::new();
+        for entry in table.iter().map_err(backend)? {
+            let (key, value) = entry.map_err(backend)?;
+            let message: Stored = serde_json::from_slice(value.value())
+                .map_err(|e| QueueError::Backend(format!("corrupt message: {e}")))?;
+            if message.receipt.is_some() && message.visible_at > now {
+                let (queue, id) = key.value();
+                found.push((queue.to_string(), id.to_string(), message));
+            }
+        }
+        found
+    };
+    for (queue, id, mut message) in in_flight {
+        remove(txn, &queue, &id, &message)?;
+        message.visible_at = now;
+        message.receipt = None;
+        insert(txn, &queue, &id, &message)?;
+    }
+    Ok(())
 }
 
 fn send_all(db: &Database, queue: &str, messages: &[OutgoingMessage]) -> QueueResult<Vec<String>> {
@@ -353,5 +385,52 @@ impl Queue for EmbeddedQueue {
         .await?;
         self.arrivals.notify_waiters();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn what_a_dead_process_received_is_delivered_again_on_open() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let queue = EmbeddedQueue::open(dir.path()).expect("open");
+        queue
+            .send("workflow-runs", OutgoingMessage::new("in flight"))
+            .await
+            .expect("send");
+        queue
+            .send(
+                "workflow-runs",
+                OutgoingMessage::new("delayed").delayed(Duration::from_secs(600)),
+            )
+            .await
+            .expect("send");
+        let taken = queue
+            .receive(
+                "workflow-runs",
+                10,
+                Duration::from_secs(600),
+                Duration::ZERO,
+            )
+            .await
+            .expect("receive");
+        assert_eq!(taken.len(), 1);
+        drop(queue);
+
+        let reopened = EmbeddedQueue::open(dir.path()).expect("open again");
+        let again = reopened
+            .receive("workflow-runs", 10, Duration::from_secs(60), Duration::ZERO)
+            .await
+            .expect("receive");
+        // The received one is back at once, counted; the delayed one waits.
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].body, "in flight");
+        assert_eq!(again[0].receive_count, 2);
+        assert!(matches!(
+            reopened.delete("workflow-runs", &taken[0].receipt).await,
+            Err(QueueError::InvalidReceipt)
+        ));
     }
 }
