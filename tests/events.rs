@@ -200,10 +200,7 @@ async fn a_project_created_event_goes_to_its_queues_and_is_counted() {
         .filter(|rule| rule.matches(&domain))
         .map(|rule| rule.target_queue)
         .collect();
-    assert_eq!(
-        queues,
-        ["insights-ingest", "event-triggers", "runtime-apps"]
-    );
+    assert_eq!(queues, ["insights-ingest", "event-triggers"]);
 
     // An SQS target of a rule receives the whole event as the message body.
     let mut message = SqsMessage::default();

@@ -429,19 +429,24 @@ pub async fn start(
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExecuteWorkflow {
-    /// Any JSON value, read as `trigger.input`.
+    /// A JSON object, read as `trigger.input` (empty when left out or null).
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub input: Value,
 }
 
 /// Runs a workflow by hand (editors), enabled or not.
 pub async fn execute(services: Arc<Services>, request: Request, tenant: Tenant) -> HandlerResult {
     let body: ExecuteWorkflow = json_body(&request, MAX_PAYLOAD + 1024)?;
+    let input = match body.input {
+        Value::Null => Value::Object(Default::default()),
+        Value::Object(map) => Value::Object(map),
+        _ => return Err(ApiError::invalid("input", "must be an object")),
+    };
     let workflow = workflows::of_request(&services, &request).await?;
     let trigger = TriggerRecord {
         kind: "manual".into(),
-        payload: json!({"input": body.input, "by": tenant.meta.caller.sub}),
+        payload: json!({"input": input, "by": tenant.meta.caller.sub}),
     };
     let execution = new(&workflow, trigger, 0)?;
     let audit = audit::record(
