@@ -311,8 +311,8 @@ mod tests {
     }
 
     #[test]
-    fn references_name_the_steps_read() {
-        let refs = check_template("{{ steps.fetch.body.id }} and {{ vars.x }}").unwrap();
+    fn references_name_the_steps_read() -> Result<(), String> {
+        let refs = check_template("{{ steps.fetch.body.id }} and {{ vars.x }}")?;
         assert!(refs.contains(&Reference {
             root: "steps".into(),
             member: Some("fetch".into())
@@ -320,6 +320,7 @@ mod tests {
         assert!(refs.iter().any(|r| r.root == "vars"));
         assert!(check_expression("{{ a + }}").is_err());
         assert!(check_template("{{ unclosed").is_err());
+        Ok(())
     }
 
     #[test]

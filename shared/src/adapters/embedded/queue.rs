@@ -393,20 +393,19 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn what_a_dead_process_received_is_delivered_again_on_open() {
-        let dir = tempfile::tempdir().expect("a folder");
-        let queue = EmbeddedQueue::open(dir.path()).expect("open");
+    async fn what_a_dead_process_received_is_delivered_again_on_open()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let queue = EmbeddedQueue::open(dir.path())?;
         queue
             .send("workflow-runs", OutgoingMessage::new("in flight"))
-            .await
-            .expect("send");
+            .await?;
         queue
             .send(
                 "workflow-runs",
                 OutgoingMessage::new("delayed").delayed(Duration::from_secs(600)),
             )
-            .await
-            .expect("send");
+            .await?;
         let taken = queue
             .receive(
                 "workflow-runs",
@@ -414,16 +413,14 @@ mod tests {
                 Duration::from_secs(600),
                 Duration::ZERO,
             )
-            .await
-            .expect("receive");
+            .await?;
         assert_eq!(taken.len(), 1);
         drop(queue);
 
-        let reopened = EmbeddedQueue::open(dir.path()).expect("open again");
+        let reopened = EmbeddedQueue::open(dir.path())?;
         let again = reopened
             .receive("workflow-runs", 10, Duration::from_secs(60), Duration::ZERO)
-            .await
-            .expect("receive");
+            .await?;
         // The received one is back at once, counted; the delayed one waits.
         assert_eq!(again.len(), 1);
         assert_eq!(again[0].body, "in flight");
@@ -432,5 +429,6 @@ mod tests {
             reopened.delete("workflow-runs", &taken[0].receipt).await,
             Err(QueueError::InvalidReceipt)
         ));
+        Ok(())
     }
 }
