@@ -318,10 +318,23 @@ async fn parent() {
         if done == EXECUTIONS as u64 {
             break;
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(240),
-            "{done} of {EXECUTIONS} executions succeeded four minutes after the restart"
-        );
+        if started.elapsed() > Duration::from_secs(240) {
+            let mut unfinished = Vec::new();
+            for status in ["queued", "running", "failed", "cancelled"] {
+                let (_, page) = api
+                    .json(
+                        Method::GET,
+                        &format!("/api/v1/automation/workflows/{workflow}/executions?status={status}&count=true&limit=3"),
+                        None,
+                    )
+                    .await;
+                unfinished.push(format!("{status}: {} {page}", page["total"]));
+            }
+            panic!(
+                "{done} of {EXECUTIONS} executions succeeded four minutes after the restart; {}",
+                unfinished.join("\n")
+            );
+        }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 

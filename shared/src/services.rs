@@ -119,6 +119,7 @@ pub struct StartError {
     pub message: String,
 }
 
+#[cfg(any(feature = "embedded", feature = "aws"))]
 fn start_error(port: Port) -> impl Fn(String) -> StartError {
     move |message| StartError {
         port: port.name(),

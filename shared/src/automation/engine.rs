@@ -629,13 +629,18 @@ pub async fn advance(services: &Services, turn: &Turn) -> Result<(), String> {
         };
         match run.status {
             Some(StepStatus::Running)
-                if run
+                if let Some(lease) = run
                     .lease_until
                     .as_deref()
                     .and_then(parse_time)
-                    .is_some_and(|lease| lease > now) =>
+                    .filter(|lease| *lease > now) =>
             {
-                return Err(format!("step `{step_id}` is being run"));
+                // Taken by another turn, or by a process that died. Failing
+                // this message would spend its receives on a wait (and
+                // dead-letter the execution after a restart); instead it
+                // comes back when the lease ends, to find the step done or
+                // free.
+                return send_turn(services, &execution.id, &step_id, until(lease, now)).await;
             }
             Some(StepStatus::Queued)
                 if run
