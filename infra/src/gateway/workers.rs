@@ -176,18 +176,34 @@ pub async fn poll_once(
         .into_iter()
         .map(|f| f.item_identifier)
         .collect();
+    // Settled side by side, so the embedded queue commits them together.
+    let mut settling = tokio::task::JoinSet::new();
     for message in &messages {
-        let settled = if failed.contains(&message.id) {
-            queue
-                .change_visibility(queue_name, &message.receipt, settings.retry_after)
-                .await
-        } else {
-            queue.delete(queue_name, &message.receipt).await
-        };
-        if let Err(error) = settled {
-            tracing::warn!(queue = queue_name, message_id = message.id, %error, "settling a message failed");
-        }
+        let (services, name, receipt) = (
+            Arc::clone(services),
+            queue_name.to_string(),
+            message.receipt.clone(),
+        );
+        let retry = failed.contains(&message.id);
+        let id = message.id.clone();
+        settling.spawn(async move {
+            let queue = match services.queue() {
+                Ok(queue) => queue,
+                Err(error) => return tracing::warn!(%error, "no queue to settle on"),
+            };
+            let settled = if retry {
+                queue
+                    .change_visibility(&name, &receipt, settings.retry_after)
+                    .await
+            } else {
+                queue.delete(&name, &receipt).await
+            };
+            if let Err(error) = settled {
+                tracing::warn!(queue = name, message_id = id, %error, "settling a message failed");
+            }
+        });
     }
+    settling.join_all().await;
     Ok(messages.len())
 }
 

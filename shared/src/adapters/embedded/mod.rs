@@ -11,6 +11,7 @@
 
 pub mod blobs;
 pub mod events;
+pub mod group;
 pub mod identity;
 pub mod mailbox;
 pub mod queue;
@@ -23,7 +24,6 @@ pub use identity::EmbeddedIdentity;
 pub use queue::EmbeddedQueue;
 pub use table::EmbeddedTable;
 
-/// Runs blocking storage work off the async runtime's worker threads.
 /// Opens (or creates) a redb database with a page cache of `cache_mib`:
 /// redb's default of 1 GiB would make the cache, not the data, the local
 /// platform's memory.
@@ -36,6 +36,7 @@ pub(crate) fn open_database(
         .create(path)
 }
 
+/// Runs blocking storage work off the async runtime's worker threads.
 pub(crate) async fn blocking<T, E>(
     work: impl FnOnce() -> Result<T, E> + Send + 'static,
     join_error: impl FnOnce(String) -> E,

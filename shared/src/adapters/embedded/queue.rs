@@ -4,8 +4,9 @@
 //! `visible`, orders them by `(queue, visible at, id)` so a receive reads
 //! only what is due. Each receive hands out a fresh receipt; a message
 //! received more than its queue's `max_receives` times moves to the
-//! dead-letter queue instead of being delivered again. Every operation is
-//! one durable redb transaction, so the queue survives a crash or restart.
+//! dead-letter queue instead of being delivered again. Every operation
+//! commits durably before it answers, so the queue survives a crash or
+//! restart; concurrent operations share one commit ([`GroupCommit`]).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use super::blocking;
+use super::group::GroupCommit;
 use crate::ports::queue::{
     MAX_BATCH, OutgoingMessage, Queue, QueueError, QueueResult, ReceivedMessage, validate_batch,
     validate_receive, validate_visibility,
@@ -48,6 +50,7 @@ struct Declared {
 #[derive(Clone)]
 pub struct EmbeddedQueue {
     db: Arc<Database>,
+    commits: GroupCommit,
     queues: Arc<Vec<Declared>>,
     arrivals: Arc<Notify>,
 }
@@ -73,7 +76,7 @@ impl EmbeddedQueue {
     /// Opens the store with other queue declarations (tests of edge cases).
     pub fn open_with(data_dir: &Path, specs: &[QueueSpec]) -> QueueResult<Self> {
         std::fs::create_dir_all(data_dir).map_err(backend)?;
-        let db = super::open_database(&data_dir.join("queue.redb"), 16).map_err(backend)?;
+        let db = super::open_database(&data_dir.join("queue.redb"), 4).map_err(backend)?;
         let txn = db.begin_write().map_err(backend)?;
         txn.open_table(MESSAGES).map_err(backend)?;
         txn.open_table(VISIBLE).map_err(backend)?;
@@ -90,8 +93,10 @@ impl EmbeddedQueue {
                 redrive: None,
             });
         }
+        let db = Arc::new(db);
         Ok(Self {
-            db: Arc::new(db),
+            commits: GroupCommit::new(Arc::clone(&db)),
+            db,
             queues: Arc::new(queues),
             arrivals: Arc::new(Notify::new()),
         })
@@ -103,6 +108,23 @@ impl EmbeddedQueue {
             .find(|q| q.name == queue)
             .cloned()
             .ok_or_else(|| QueueError::UnknownQueue(queue.to_string()))
+    }
+
+    /// Runs one operation's writes through the group commit.
+    async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&WriteTransaction) -> QueueResult<T> + Send + 'static,
+    ) -> QueueResult<T> {
+        self.commits
+            .run(
+                move |txn| match work(txn) {
+                    // A backend error may come halfway through the writes.
+                    Err(QueueError::Backend(why)) => Err(why),
+                    own => Ok(own),
+                },
+                QueueError::Backend,
+            )
+            .await
     }
 
     async fn run<T: Send + 'static>(
@@ -216,8 +238,11 @@ fn release_in_flight(txn: &WriteTransaction) -> QueueResult<()> {
     Ok(())
 }
 
-fn send_all(db: &Database, queue: &str, messages: &[OutgoingMessage]) -> QueueResult<Vec<String>> {
-    let txn = db.begin_write().map_err(backend)?;
+fn send_all(
+    txn: &WriteTransaction,
+    queue: &str,
+    messages: &[OutgoingMessage],
+) -> QueueResult<Vec<String>> {
     let now = now_ms();
     let mut ids = Vec::with_capacity(messages.len());
     for message in messages {
@@ -228,22 +253,20 @@ fn send_all(db: &Database, queue: &str, messages: &[OutgoingMessage]) -> QueueRe
             receive_count: 0,
             receipt: None,
         };
-        insert(&txn, queue, &id, &stored)?;
+        insert(txn, queue, &id, &stored)?;
         ids.push(id);
     }
-    txn.commit().map_err(backend)?;
     Ok(ids)
 }
 
 fn receive_due(
-    db: &Database,
+    txn: &WriteTransaction,
     declared: &Declared,
     max: u32,
     visibility: Duration,
 ) -> QueueResult<Vec<ReceivedMessage>> {
     let queue = declared.name.as_str();
     let now = now_ms();
-    let txn = db.begin_write().map_err(backend)?;
     let due: Vec<String> = {
         let visible = txn.open_table(VISIBLE).map_err(backend)?;
         let mut ids = Vec::new();
@@ -264,10 +287,10 @@ fn receive_due(
         if received.len() >= max as usize {
             break;
         }
-        let Some(mut message) = load(&txn, queue, &id)? else {
+        let Some(mut message) = load(txn, queue, &id)? else {
             continue;
         };
-        remove(&txn, queue, &id, &message)?;
+        remove(txn, queue, &id, &message)?;
         if let Some((max_receives, dead_letters)) = &declared.redrive
             && message.receive_count >= *max_receives
         {
@@ -275,14 +298,14 @@ fn receive_due(
             message.receive_count = 0;
             message.receipt = None;
             message.visible_at = now;
-            insert(&txn, dead_letters, &id, &message)?;
+            insert(txn, dead_letters, &id, &message)?;
             continue;
         }
         let nonce = crate::random::token();
         message.receive_count += 1;
         message.visible_at = now + millis(visibility);
         message.receipt = Some(nonce.clone());
-        insert(&txn, queue, &id, &message)?;
+        insert(txn, queue, &id, &message)?;
         received.push(ReceivedMessage {
             receipt: format!("{id}.{nonce}"),
             id,
@@ -290,7 +313,6 @@ fn receive_due(
             receive_count: message.receive_count,
         });
     }
-    txn.commit().map_err(backend)?;
     Ok(received)
 }
 
@@ -319,7 +341,7 @@ impl Queue for EmbeddedQueue {
         // Batches of ten, as on SQS, so a batch is all-or-nothing at the same size.
         for chunk in messages.chunks(MAX_BATCH) {
             let (queue, chunk) = (queue.to_string(), chunk.to_vec());
-            ids.extend(self.run(move |db| send_all(db, &queue, &chunk)).await?);
+            ids.extend(self.write(move |txn| send_all(txn, &queue, &chunk)).await?);
         }
         self.arrivals.notify_waiters();
         Ok(ids)
@@ -341,7 +363,7 @@ impl Queue for EmbeddedQueue {
             let arrival = self.arrivals.notified();
             let d = declared.clone();
             let got = self
-                .run(move |db| receive_due(db, &d, max, visibility))
+                .write(move |txn| receive_due(txn, &d, max, visibility))
                 .await?;
             let now = tokio::time::Instant::now();
             if !got.is_empty() || now >= deadline {
@@ -356,11 +378,9 @@ impl Queue for EmbeddedQueue {
     async fn delete(&self, queue: &str, receipt: &str) -> QueueResult<()> {
         self.declared(queue)?;
         let (queue, receipt) = (queue.to_string(), receipt.to_string());
-        self.run(move |db| {
-            let txn = db.begin_write().map_err(backend)?;
-            let (id, message) = by_receipt(&txn, &queue, &receipt)?;
-            remove(&txn, &queue, &id, &message)?;
-            txn.commit().map_err(backend)
+        self.write(move |txn| {
+            let (id, message) = by_receipt(txn, &queue, &receipt)?;
+            remove(txn, &queue, &id, &message)
         })
         .await
     }
@@ -374,13 +394,11 @@ impl Queue for EmbeddedQueue {
         self.declared(queue)?;
         validate_visibility(timeout)?;
         let (queue, receipt) = (queue.to_string(), receipt.to_string());
-        self.run(move |db| {
-            let txn = db.begin_write().map_err(backend)?;
-            let (id, mut message) = by_receipt(&txn, &queue, &receipt)?;
-            remove(&txn, &queue, &id, &message)?;
+        self.write(move |txn| {
+            let (id, mut message) = by_receipt(txn, &queue, &receipt)?;
+            remove(txn, &queue, &id, &message)?;
             message.visible_at = now_ms() + millis(timeout);
-            insert(&txn, &queue, &id, &message)?;
-            txn.commit().map_err(backend)
+            insert(txn, &queue, &id, &message)
         })
         .await?;
         self.arrivals.notify_waiters();

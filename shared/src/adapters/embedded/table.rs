@@ -96,8 +96,10 @@ impl EmbeddedTable {
     /// Opens (or creates) `<data_dir>/table.redb`.
     pub fn open(data_dir: &Path) -> TableResult<Self> {
         std::fs::create_dir_all(data_dir).map_err(backend)?;
-        // The hot records of a large table fit; more is the OS's page cache.
-        let db = super::open_database(&data_dir.join("table.redb"), 128).map_err(backend)?;
+        // The cache holds the hot pages (the indexes' upper levels, the
+        // items being written); the rest is read from the OS's page cache.
+        // A larger one makes the local platform's memory its size.
+        let db = super::open_database(&data_dir.join("table.redb"), 16).map_err(backend)?;
         // Create every table once so readers never meet a missing one.
         let txn = db.begin_write().map_err(backend)?;
         txn.open_table(ITEMS).map_err(backend)?;
