@@ -171,18 +171,24 @@ async fn sign_in(client: &Client, url: &str, email: &str) -> String {
     tokens["access"].as_str().expect("access").to_string()
 }
 
-async fn succeeded(api: &Api, workflow: &str) -> u64 {
-    let (status, page) = api
+/// How many of the workflow's executions are in `status`, and the first
+/// few of them.
+async fn in_status(api: &Api, workflow: &str, status: &str) -> (u64, Value) {
+    let (code, page) = api
         .json(
             Method::GET,
             &format!(
-                "/api/v1/automation/workflows/{workflow}/executions?status=succeeded&count=true&limit=1"
+                "/api/v1/automation/workflows/{workflow}/executions?status={status}&count=true&limit=3"
             ),
             None,
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{page}");
-    page["total"].as_u64().unwrap_or(0)
+    assert_eq!(code, StatusCode::OK, "{page}");
+    (page["total"].as_u64().unwrap_or(0), page)
+}
+
+async fn succeeded(api: &Api, workflow: &str) -> u64 {
+    in_status(api, workflow, "succeeded").await.0
 }
 
 /// Posts `numbers` to the hook, `CLIENTS` at a time; gives the execution id
@@ -321,14 +327,8 @@ async fn parent() {
         if started.elapsed() > Duration::from_secs(240) {
             let mut unfinished = Vec::new();
             for status in ["queued", "running", "failed", "cancelled"] {
-                let (_, page) = api
-                    .json(
-                        Method::GET,
-                        &format!("/api/v1/automation/workflows/{workflow}/executions?status={status}&count=true&limit=3"),
-                        None,
-                    )
-                    .await;
-                unfinished.push(format!("{status}: {} {page}", page["total"]));
+                let (total, page) = in_status(&api, &workflow, status).await;
+                unfinished.push(format!("{status}: {total} {page}"));
             }
             panic!(
                 "{done} of {EXECUTIONS} executions succeeded four minutes after the restart; {}",
