@@ -288,6 +288,28 @@ fn cancel_reasons(error: &TransactWriteItemsError, writes: usize) -> Option<Vec<
     Some(reasons)
 }
 
+/// Times a transaction cancelled by conflicts alone is sent again.
+const CONFLICT_RETRIES: u32 = 5;
+
+/// How long to wait before sending a cancelled transaction again, if it
+/// should be: only when another transaction on the same items was in
+/// flight (nothing was written, so sending it again is safe) and none of
+/// its conditions failed (which would fail again). The wait doubles from
+/// 20 ms with jitter, so hot items' writers (a busy organization's
+/// counters) spread out instead of colliding in step.
+fn conflict_retry(reasons: &[CancelReason], attempt: u32) -> Option<Duration> {
+    let conflicted = reasons.contains(&CancelReason::Conflict);
+    if !conflicted
+        || reasons.contains(&CancelReason::ConditionFailed)
+        || attempt >= CONFLICT_RETRIES
+    {
+        return None;
+    }
+    let ceiling = 20u64 << attempt;
+    let jitter = u64::from_le_bytes(crate::random::bytes::<8>()) % (ceiling / 2 + 1);
+    Some(Duration::from_millis(ceiling / 2 + jitter))
+}
+
 #[async_trait]
 impl ItemTable for DynamoTable {
     async fn probe(&self) -> Result<(), String> {
@@ -442,23 +464,29 @@ impl ItemTable for DynamoTable {
             .iter()
             .map(|w| self.transact_item(w))
             .collect::<TableResult<Vec<_>>>()?;
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(error) => {
-                let reasons = error
-                    .as_service_error()
-                    .and_then(|e| cancel_reasons(e, writes.len()));
-                match reasons {
-                    Some(reasons) => Err(TableError::TransactionCancelled { reasons }),
-                    None => Err(map_error(error)),
-                }
+        let mut attempt = 0;
+        loop {
+            let sent = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let error = match sent {
+                Ok(_) => return Ok(()),
+                Err(error) => error,
+            };
+            let Some(reasons) = error
+                .as_service_error()
+                .and_then(|e| cancel_reasons(e, writes.len()))
+            else {
+                return Err(map_error(error));
+            };
+            match conflict_retry(&reasons, attempt) {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => return Err(TableError::TransactionCancelled { reasons }),
             }
+            attempt += 1;
         }
     }
 
@@ -506,5 +534,26 @@ impl ItemTable for DynamoTable {
             return Err(TableError::Throttled);
         }
         Ok(keys.iter().filter_map(|k| found.remove(k)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_conflicts_alone_are_sent_again_with_a_growing_wait() {
+        use CancelReason::{ConditionFailed, Conflict, None as Fine};
+        assert_eq!(conflict_retry(&[Fine, Fine], 0), None);
+        assert_eq!(conflict_retry(&[Conflict, ConditionFailed], 0), None);
+        for attempt in 0..CONFLICT_RETRIES {
+            let wait = conflict_retry(&[Fine, Conflict], attempt).map(|w| w.as_millis());
+            let ceiling = 20u128 << attempt;
+            assert!(
+                wait.is_some_and(|w| (ceiling / 2..=ceiling).contains(&w)),
+                "attempt {attempt}: {wait:?}"
+            );
+        }
+        assert_eq!(conflict_retry(&[Conflict], CONFLICT_RETRIES), None);
     }
 }
