@@ -11,7 +11,7 @@ use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use lambda_http::{Body, Response};
 use serde_json::Value;
 use shared::config::EmbeddedSettings;
-use shared::insights::ingest::counter_key;
+use shared::insights::analytics::Granularity;
 use shared::ports::events::DomainEvent;
 use shared::ports::table::Key;
 use shared::resources::RULES;
@@ -107,14 +107,22 @@ fn ingest_worker() -> (routes::QueueHandler, &'static [Port]) {
 }
 
 /// What a counter of the ingest worker holds (0 when it does not exist).
-async fn counted(services: &Services, key: &Key) -> i64 {
+async fn counted(
+    services: &Services,
+    (organization, day, detail_type): &(String, String, String),
+) -> i64 {
     let table = services.table().expect("the table port");
-    table
-        .get(key)
-        .await
-        .expect("the counter reads")
-        .and_then(|item| item.get("count").and_then(Value::as_i64))
-        .unwrap_or(0)
+    let count = shared::insights::usage::count(
+        table,
+        organization,
+        Granularity::Day,
+        day,
+        detail_type,
+        None,
+    )
+    .await
+    .expect("the counter reads");
+    i64::try_from(count).expect("a count")
 }
 
 /// The counters the good messages of a batch should add to: one per event,
@@ -161,9 +169,8 @@ async fn the_insights_batch_counts_its_events_and_fails_only_the_malformed_messa
         ["2e1f0a9b-8c7d-4e6f-9a0b-1c2d3e4f5a62"],
         "only the message that is not an event is retried"
     );
-    for ((organization, day, detail_type), count) in &expected {
-        let key = counter_key(organization, day, detail_type);
-        assert_eq!(counted(&services, &key).await, *count, "{key:?}");
+    for (key, count) in &expected {
+        assert_eq!(counted(&services, key).await, *count, "{key:?}");
     }
 }
 
@@ -179,9 +186,8 @@ async fn a_redelivered_insights_batch_counts_nothing_twice() {
     let again = handler(Arc::clone(&services), batch).await;
 
     assert_eq!(failed_ids(&again), failed_ids(&first));
-    for ((organization, day, detail_type), count) in &expected {
-        let key = counter_key(organization, day, detail_type);
-        assert_eq!(counted(&services, &key).await, *count, "{key:?}");
+    for (key, count) in &expected {
+        assert_eq!(counted(&services, key).await, *count, "{key:?}");
     }
 }
 
@@ -215,7 +221,7 @@ async fn a_project_created_event_goes_to_its_queues_and_is_counted() {
     assert!(response.batch_item_failures.is_empty());
     let organization = event.detail["organization_id"].as_str().expect("an org");
     let day = event.time.expect("a time").format("%Y-%m-%d").to_string();
-    let key = counter_key(organization, &day, &event.detail_type);
+    let key = (organization.to_string(), day, event.detail_type.clone());
     assert_eq!(counted(&services, &key).await, 1);
 }
 

@@ -23,6 +23,7 @@ const SPINE: &[&str] = &[
     "openapi",
     "outbox",
     "random",
+    "requests",
     "resources",
     "routes",
     "schedule",
@@ -54,6 +55,11 @@ const ROOTS: &[(&str, &[&str], &str)] = &[
         "routes/mod.rs",
         MODULES,
         "gathers every module's route table",
+    ),
+    (
+        "lambda.rs",
+        &["insights"],
+        "installs insights' request observers (EMF lines, rollups) on Lambda",
     ),
     ("lib.rs", &[], "declares the layers"),
 ];

@@ -12,11 +12,14 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::LazyLock;
 
-use nocode::generate::stacks::{STACKS_DIR, function_id};
+use nocode::generate::stacks::{API_5XX_RATE_PERCENT, STACKS_DIR, function_id, latency_alarm_id};
 use nocode::generate::yaml::camel;
 use nocode::generate::{self, File};
 use serde_yaml_ng::Value;
 use shared::http::HandlerResult;
+use shared::insights::metric_names::{
+    DIMENSION_MODULE, ERRORS, LATENCY, METRICS_NAMESPACE, REQUESTS,
+};
 use shared::resources::{BUCKETS, PASSWORD_POLICY, QUEUES, RULES, dead_letter_name};
 use shared::routes::{
     Access, ApiRoute, BoxFuture, Handler, MODULES, Module, Trigger, WorkerRoute, api, workers,
@@ -361,7 +364,17 @@ fn every_worker_has_its_trigger() {
                 assert_eq!(event["Type"], "SQS", "{id}");
                 let arn = format!("{}QueueArn", camel(queue));
                 assert_eq!(event["Properties"]["Queue"]["Ref"], arn.as_str());
-                assert_eq!(event["Properties"]["BatchSize"], 10);
+                // A queue's batch as declared (one receive when it declares none).
+                let spec = shared::resources::queue(queue);
+                let batch_size = spec.map_or(10, |q| q.batch_size);
+                let window = spec.map_or(0, |q| q.batching_window.as_secs());
+                assert_eq!(event["Properties"]["BatchSize"], batch_size, "{id}");
+                let declared = &event["Properties"]["MaximumBatchingWindowInSeconds"];
+                if window == 0 {
+                    assert!(declared.is_null(), "{id}");
+                } else {
+                    assert_eq!(*declared, window, "{id}");
+                }
                 assert_eq!(
                     strings(&event["Properties"]["FunctionResponseTypes"]),
                     ["ReportBatchItemFailures"]
@@ -519,7 +532,6 @@ fn every_queue_has_its_dead_letter_queue_redrive_and_alarm() {
             dead.as_str()
         );
     }
-    assert_eq!(props("HttpApi5xxAlarm")["MetricName"], "5xx");
 }
 
 #[test]
@@ -676,9 +688,51 @@ fn every_function_logs_json_to_its_own_log_group_with_the_retention() {
 }
 
 #[test]
+fn every_function_resource_of_every_stack_logs_to_a_group_of_its_stack_with_the_retention() {
+    let mut functions = 0;
+    for (path, stack) in STACKS.iter() {
+        let resources = stack["Resources"].as_mapping().expect("resources");
+        for (id, resource) in resources {
+            let id = id.as_str().expect("an id");
+            match resource["Type"].as_str() {
+                Some("AWS::Serverless::Function") => {
+                    functions += 1;
+                    let group = resource["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("{path}: {id} names no log group"));
+                    assert_eq!(
+                        stack["Resources"][group]["Type"], "AWS::Logs::LogGroup",
+                        "{path}: {id}"
+                    );
+                }
+                // Every group, the API's access log too, keeps the logs as
+                // long as the stack's parameter says.
+                Some("AWS::Logs::LogGroup") => assert_eq!(
+                    resource["Properties"]["RetentionInDays"]["Ref"], "LogRetentionDays",
+                    "{path}: {id}"
+                ),
+                _ => {}
+            }
+        }
+        assert_eq!(
+            stack["Parameters"]["LogRetentionDays"]["Type"], "Number",
+            "{path}"
+        );
+    }
+    // No function of the table is missing, and none is there twice.
+    assert_eq!(functions, api().count() + workers().count());
+}
+
+#[test]
 fn the_stack_tells_a_client_where_the_api_and_the_user_pool_are() {
     let outputs = &root()["Outputs"];
-    for name in ["ApiUrl", "UserPoolId", "UserPoolClientId", "AlarmTopicArn"] {
+    for name in [
+        "ApiUrl",
+        "UserPoolId",
+        "UserPoolClientId",
+        "AlarmTopicArn",
+        "DashboardUrl",
+    ] {
         assert!(!outputs[name].is_null(), "{name}");
     }
 }
@@ -760,4 +814,257 @@ fn the_studio_is_a_private_bucket_behind_cloudfront_with_the_api_on_its_origin()
             .as_str()
             .is_some_and(|arn| arn.contains("${StudioDistribution}"))
     );
+}
+
+// ------------------------------------------------------------ operations
+
+/// The root's alarms, by logical id.
+fn alarms() -> Vec<(&'static str, &'static Value)> {
+    root()["Resources"]
+        .as_mapping()
+        .expect("resources")
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
+        .map(|(id, r)| (id.as_str().expect("an id"), r))
+        .collect()
+}
+
+/// The modules whose API functions write the request metrics.
+fn api_modules() -> impl Iterator<Item = &'static Module> {
+    MODULES.iter().filter(|m| !m.api.is_empty())
+}
+
+#[test]
+fn every_alarm_notifies_the_alarm_topic_and_no_data_is_no_alarm() {
+    assert!(!alarms().is_empty());
+    for (id, alarm) in alarms() {
+        let p = &alarm["Properties"];
+        for actions in ["AlarmActions", "OKActions"] {
+            assert_eq!(p[actions][0]["Ref"], "AlarmTopic", "{id}");
+        }
+        assert_eq!(p["TreatMissingData"], "notBreaching", "{id}");
+    }
+}
+
+#[test]
+fn the_5xx_alarm_is_a_rate_of_the_apis_requests_in_metric_math() {
+    let p = props("HttpApi5xxRateAlarm");
+    assert!(p["MetricName"].is_null() && p["Statistic"].is_null());
+    let metrics = p["Metrics"].as_sequence().expect("metric math");
+    let mut ids = BTreeMap::new();
+    for metric in metrics.iter().filter(|m| !m["MetricStat"].is_null()) {
+        let stat = &metric["MetricStat"];
+        assert_eq!(stat["Metric"]["Namespace"], "AWS/ApiGateway");
+        assert_eq!(stat["Metric"]["Dimensions"][0]["Name"], "ApiId");
+        assert_eq!(stat["Metric"]["Dimensions"][0]["Value"]["Ref"], "HttpApi");
+        assert_eq!(stat["Stat"], "Sum");
+        assert_eq!(stat["Period"], 300);
+        assert_eq!(metric["ReturnData"], false);
+        let name = stat["Metric"]["MetricName"].as_str().expect("a metric");
+        ids.insert(name, metric["Id"].as_str().expect("an id"));
+    }
+    let returned: Vec<&Value> = metrics.iter().filter(|m| m["ReturnData"] == true).collect();
+    assert_eq!(returned.len(), 1);
+    let expression = returned[0]["Expression"].as_str().expect("an expression");
+    // 5xx over all requests, in percent.
+    let errors = ids["5xx"];
+    let requests = ids["Count"];
+    assert!(
+        expression.contains(&format!("100 * FILL({errors}, 0) / {requests}")),
+        "{expression}"
+    );
+    assert_eq!(p["Threshold"], API_5XX_RATE_PERCENT);
+    assert_eq!(p["ComparisonOperator"], "GreaterThanThreshold");
+}
+
+#[test]
+fn every_module_with_routes_has_one_p99_latency_alarm_on_its_module_dimension() {
+    let parameter = &root()["Parameters"]["LatencyP99AlarmMs"];
+    assert_eq!(parameter["Type"], "Number");
+    assert_eq!(parameter["Default"], 1000);
+    for module in api_modules() {
+        let id = latency_alarm_id(module.name);
+        let p = props(&id);
+        assert_eq!(p["Namespace"], METRICS_NAMESPACE, "{id}");
+        assert_eq!(p["MetricName"], LATENCY, "{id}");
+        assert_eq!(p["ExtendedStatistic"], "p99", "{id}");
+        assert!(p["Statistic"].is_null(), "{id}");
+        let dimensions = p["Dimensions"].as_sequence().expect("dimensions");
+        assert_eq!(dimensions.len(), 1, "{id}");
+        assert_eq!(dimensions[0]["Name"], DIMENSION_MODULE, "{id}");
+        assert_eq!(dimensions[0]["Value"], module.name, "{id}");
+        assert_eq!(p["Threshold"]["Ref"], "LatencyP99AlarmMs", "{id}");
+    }
+    let latency: Vec<&str> = alarms()
+        .into_iter()
+        .filter(|(_, a)| a["Properties"]["MetricName"] == LATENCY)
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(latency.len(), api_modules().count(), "{latency:?}");
+}
+
+#[test]
+fn one_alarm_watches_the_throttles_of_every_lambda_function() {
+    let p = props("LambdaThrottlesAlarm");
+    assert_eq!(p["Namespace"], "AWS/Lambda");
+    assert_eq!(p["MetricName"], "Throttles");
+    assert_eq!(p["Statistic"], "Sum");
+    // Without dimensions: the aggregate over every function.
+    assert!(p["Dimensions"].is_null());
+    assert_eq!(p["Threshold"], 0);
+}
+
+/// The `${…}` names of an `Fn::Sub` text.
+fn substitutions(text: &str) -> Vec<&str> {
+    text.split("${")
+        .skip(1)
+        .map(|rest| rest.split('}').next().expect("a closing brace"))
+        .collect()
+}
+
+#[test]
+fn the_dashboard_shows_requests_latency_per_module_dead_letters_throttles_and_the_outbox() {
+    let p = props("Dashboard");
+    let text = p["DashboardBody"]["Fn::Sub"]
+        .as_str()
+        .expect("a body to substitute");
+    let body: serde_json::Value = serde_json::from_str(text).expect("JSON");
+    let widgets = body["widgets"].as_array().expect("widgets");
+    for widget in widgets {
+        let right = widget["x"].as_u64().expect("x") + widget["width"].as_u64().expect("width");
+        assert!(right <= 24, "{widget}");
+    }
+    // Every metric line of every graph, as its namespace, metric,
+    // dimensions and options.
+    let lines: Vec<&Vec<serde_json::Value>> = widgets
+        .iter()
+        .filter(|w| w["type"] == "metric")
+        .flat_map(|w| w["properties"]["metrics"].as_array().expect("metrics"))
+        .map(|line| line.as_array().expect("a line"))
+        .collect();
+    let has = |namespace: &str, metric: &str, dimension: &[&str], stat: Option<&str>| {
+        lines.iter().any(|line| {
+            line[0] == namespace
+                && line[1] == metric
+                && line
+                    .get(2..2 + dimension.len())
+                    .is_some_and(|d| d == dimension)
+                && stat.is_none_or(|s| line.last().is_some_and(|o| o["stat"] == s))
+        })
+    };
+    for module in api_modules() {
+        for stat in ["p50", "p95", "p99"] {
+            assert!(
+                has(
+                    METRICS_NAMESPACE,
+                    LATENCY,
+                    &[DIMENSION_MODULE, module.name],
+                    Some(stat)
+                ),
+                "{}: {stat}",
+                module.name
+            );
+        }
+        for metric in [REQUESTS, ERRORS] {
+            assert!(
+                has(
+                    METRICS_NAMESPACE,
+                    metric,
+                    &[DIMENSION_MODULE, module.name],
+                    None
+                ),
+                "{}: {metric}",
+                module.name
+            );
+        }
+    }
+    for queue in QUEUES {
+        let dead = format!(
+            "${{{}Queue.QueueName}}",
+            camel(&dead_letter_name(queue.name))
+        );
+        assert!(
+            has(
+                "AWS/SQS",
+                "ApproximateNumberOfMessagesVisible",
+                &["QueueName", &dead],
+                None
+            ),
+            "{dead}"
+        );
+    }
+    for metric in ["Count", "5xx"] {
+        assert!(
+            has("AWS/ApiGateway", metric, &["ApiId", "${HttpApi}"], None),
+            "{metric}"
+        );
+    }
+    let rate = lines
+        .iter()
+        .find_map(|line| line[0]["expression"].as_str())
+        .expect("the 5xx rate");
+    assert!(rate.contains("/"), "{rate}");
+    for metric in ["Throttles", "Errors"] {
+        assert!(has("AWS/Lambda", metric, &[], None), "{metric}");
+    }
+    // The outbox's lag, by the name its nested stack gives back.
+    for worker in workers().filter(|w| matches!(w.trigger, Trigger::TableStream { .. })) {
+        let (stack, _) = find(&function_id(worker.function)).expect("its function");
+        let output = format!("{}Name", function_id(worker.function));
+        let nested = &STACKS
+            .iter()
+            .find(|(p, _)| p == stack)
+            .expect("its stack")
+            .1;
+        assert_eq!(
+            nested["Outputs"][&output]["Value"]["Ref"],
+            function_id(worker.function)
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|line| line.get(1).is_some_and(|m| m == "IteratorAge")
+                    && line
+                        .get(3)
+                        .and_then(|n| n.as_str())
+                        .is_some_and(|n| n.ends_with(&format!(".Outputs.{output}}}")))),
+            "{}",
+            worker.function
+        );
+    }
+    // Every alarm's state is on it.
+    let shown: BTreeSet<&str> = widgets
+        .iter()
+        .filter(|w| w["type"] == "alarm")
+        .flat_map(|w| w["properties"]["alarms"].as_array().expect("alarms"))
+        .filter_map(|a| a.as_str())
+        .collect();
+    for (id, _) in alarms() {
+        assert!(shown.contains(format!("${{{id}.Arn}}").as_str()), "{id}");
+    }
+    // Every name it substitutes is the region or one of the root's resources
+    // (a nested stack's output: one that stack has).
+    for name in substitutions(text) {
+        if name.starts_with("AWS::") {
+            assert_eq!(name, "AWS::Region");
+            continue;
+        }
+        let mut parts = name.split('.');
+        let id = parts.next().expect("an id");
+        let resource = &root()["Resources"][id];
+        assert!(!resource.is_null(), "{name}");
+        if parts.next() == Some("Outputs") {
+            let output = parts.next().expect("an output");
+            let location = resource["Properties"]["Location"]
+                .as_str()
+                .expect("a nested stack");
+            let nested = &STACKS
+                .iter()
+                .find(|(p, _)| p == location)
+                .expect("its stack")
+                .1;
+            assert!(!nested["Outputs"][output].is_null(), "{name}");
+        }
+    }
+    assert_eq!(p["DashboardName"]["Fn::Sub"], "${AWS::StackName}");
 }

@@ -55,6 +55,7 @@ async fn child(dir: &str) {
             poll_wait: Duration::from_millis(200),
             retry_after: Duration::from_millis(100),
             tick_every: Some(Duration::from_millis(500)),
+            ..WorkerSettings::default()
         },
         public_url: None,
         bus_wrapper: None,

@@ -4,7 +4,8 @@
 //! cold start) and hands each invocation to its handler.
 
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use std::collections::HashMap;
 
@@ -18,6 +19,9 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use tracing_subscriber::filter::LevelFilter;
 
 use crate::config::Backend;
+use crate::insights::emf::Emf;
+use crate::insights::rollup::Rollup;
+use crate::requests::{self, Both, Observer};
 use crate::routes::{ApiRoute, Function, Trigger, WorkerRoute, shim};
 use crate::services::Services;
 
@@ -78,13 +82,51 @@ fn init_logging() {
     }
 }
 
-/// Runs an API function.
+/// How often a Lambda container writes its request counters to the table,
+/// at most: a flush costs a read and a write per counter, added to the
+/// invocation that makes it (a frozen container runs nothing after it).
+const ROLLUP_EVERY: Duration = Duration::from_secs(60);
+
+/// Runs an API function. Every request writes its EMF lines to stdout
+/// after it; with the table among its ports, the function also keeps the
+/// request counters of the metrics route and writes them at most once a
+/// minute (docs/decisions.md).
 pub async fn run_api<const PORTS: u8>(route: ApiRoute) -> Result<(), Error> {
     init_logging();
     let services = Arc::new(Services::build::<PORTS>(&Backend::from_env()?).await?);
+    let emf = Arc::new(Emf::install(None)?);
+    let rollup = services.table().is_ok().then(|| Arc::new(Rollup::new()));
+    let observer: Arc<dyn Observer> = match &rollup {
+        Some(rollup) => Arc::new(Both(emf.clone(), rollup.clone())),
+        None => emf.clone(),
+    };
+    requests::install(observer);
+    let flushed = Arc::new(Mutex::new(Instant::now()));
     lambda_http::run(lambda_http::service_fn(move |request| {
         let services = Arc::clone(&services);
-        async move { Ok::<_, Infallible>(shim::invoke(&route, services, request).await) }
+        let (emf, rollup, flushed) = (emf.clone(), rollup.clone(), flushed.clone());
+        async move {
+            let response = shim::invoke(&route, Arc::clone(&services), request).await;
+            if let Err(error) = emf.flush(std::io::stdout().lock()) {
+                tracing::warn!(%error, "request metrics not written");
+            }
+            if let Some(rollup) = rollup {
+                let due = {
+                    let mut last = flushed.lock().unwrap_or_else(|p| p.into_inner());
+                    let due = last.elapsed() >= ROLLUP_EVERY;
+                    if due {
+                        *last = Instant::now();
+                    }
+                    due
+                };
+                if let (true, Ok(table)) = (due, services.table())
+                    && let Err(error) = rollup.flush(table).await
+                {
+                    tracing::warn!(%error, "request counters kept for the next flush");
+                }
+            }
+            Ok::<_, Infallible>(response)
+        }
     }))
     .await
 }

@@ -16,6 +16,7 @@ pub mod openapi;
 pub mod outbox;
 pub mod ports;
 pub mod random;
+pub mod requests;
 pub mod resources;
 pub mod routes;
 pub mod runtime;

@@ -48,6 +48,7 @@ fn workers() -> WorkerSettings {
         // makes later transactions slower (it copies the table), so not
         // too often.
         tick_every: Some(Duration::from_secs(1)),
+        ..WorkerSettings::default()
     }
 }
 
@@ -391,6 +392,16 @@ impl TestApp {
         }
     }
 
+    /// Writes the gateway's request counters to the table now.
+    pub async fn flush_metrics(&self) -> usize {
+        self.gateway
+            .as_ref()
+            .expect("a running gateway")
+            .flush_metrics()
+            .await
+            .expect("request counters written")
+    }
+
     pub async fn stop(mut self) {
         if let Some(gateway) = self.gateway.take() {
             gateway.shutdown().await;
@@ -491,3 +502,23 @@ macro_rules! on_both_backends {
     };
 }
 pub(crate) use on_both_backends;
+
+/// How many events of a type an organization had on a UTC day, as the
+/// insights counters say (`None` when they cannot be read).
+pub async fn counted(
+    table: &dyn shared::ports::table::ItemTable,
+    organization: &str,
+    day: &str,
+    detail_type: &str,
+) -> Option<u64> {
+    shared::insights::usage::count(
+        table,
+        organization,
+        shared::insights::analytics::Granularity::Day,
+        day,
+        detail_type,
+        None,
+    )
+    .await
+    .ok()
+}

@@ -8,6 +8,8 @@ mod authorizer;
 mod automation;
 mod contract;
 mod docs;
+mod insights;
+mod insights_metrics;
 mod organizations;
 mod outbox;
 mod ports;

@@ -638,14 +638,10 @@ async fn a_revoked_or_declined_invitation_cannot_be_accepted(app: TestApp) {
     let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
     let table = app.services.table().expect("table");
     for event in ["invitation.revoked", "invitation.declined"] {
-        let key = shared::insights::ingest::counter_key(&org, &day, event);
         let seen = crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
-            table
-                .get(&key)
+            crate::helpers::counted(table, &org, &day, event)
                 .await
-                .ok()
-                .flatten()
-                .filter(|i| i["count"] == 1)
+                .filter(|count| *count == 1)
         })
         .await;
         assert!(seen.is_some(), "{event} was announced once");
@@ -760,10 +756,9 @@ async fn every_organization_change_is_announced_as_a_domain_event(app: TestApp) 
         ("member.added", 2),
         ("member.role_changed", 1),
     ] {
-        let key = shared::insights::ingest::counter_key(&org, &day, event);
         let seen = crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
-            let item = table.get(&key).await.ok().flatten()?;
-            (item["count"] == count).then_some(())
+            let counted = crate::helpers::counted(table, &org, &day, event).await?;
+            (counted == count).then_some(())
         })
         .await;
         assert!(seen.is_some(), "{event} was counted {count} time(s)");

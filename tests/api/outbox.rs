@@ -9,7 +9,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use nocode_tests::eventually;
 use reqwest::{Method, StatusCode};
-use shared::insights::ingest::counter_key;
 use shared::ports::events::{DomainEvent, EventBus, EventError, EventResult};
 
 use crate::helpers::TestApp;
@@ -107,11 +106,9 @@ fn wrapper(bus: &Arc<FlakyBus>) -> nocode::gateway::BusWrapper {
 async fn counted(app: &TestApp, org: &str, detail_type: &str) -> i64 {
     let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
     let table = app.services.table().expect("table");
-    table
-        .get(&counter_key(org, &day, detail_type))
+    crate::helpers::counted(table, org, &day, detail_type)
         .await
-        .expect("read the counter")
-        .and_then(|item| item["count"].as_i64())
+        .and_then(|count| i64::try_from(count).ok())
         .unwrap_or(0)
 }
 

@@ -8,6 +8,7 @@
 //! moto.
 
 pub mod authorizer;
+pub mod live;
 pub mod proxy;
 pub mod streams;
 pub mod studio;
@@ -29,6 +30,7 @@ use shared::adapters::embedded::{EmbeddedBlobs, EmbeddedIdentity, EmbeddedTable}
 use shared::config::AwsSettings;
 use shared::config::EmbeddedSettings;
 use shared::http::ApiError;
+use shared::insights::rollup::Rollup;
 use shared::ports::events::EventBus;
 use shared::services::{Port, Services};
 use tokio::sync::watch;
@@ -42,6 +44,10 @@ pub use self::workers::WorkerSettings;
 
 /// Largest upload the presigned URL route accepts into memory.
 const MAX_UPLOAD: usize = 512 * 1024 * 1024;
+
+/// How often the request counters go to the table: often enough that the
+/// metrics route is current while someone watches it.
+const METRICS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Which adapters the gateway runs on.
 pub enum GatewayBackend {
@@ -104,6 +110,7 @@ pub struct RunningGateway {
     stop: watch::Sender<bool>,
     server: JoinHandle<()>,
     workers: Vec<JoinHandle<()>>,
+    rollup: Arc<Rollup>,
 }
 
 impl RunningGateway {
@@ -126,6 +133,13 @@ impl RunningGateway {
         }
     }
 
+    /// Writes the request counters to the table now, as the background
+    /// flush does every few seconds (tests read the metrics route after).
+    pub async fn flush_metrics(&self) -> Result<usize, String> {
+        let table = self.services.table().map_err(|e| e.to_string())?;
+        self.rollup.flush(table).await.map_err(|e| e.to_string())
+    }
+
     /// A sender that stops the gateway when sent `true` (for signal handling).
     pub fn stopper(&self) -> watch::Sender<bool> {
         self.stop.clone()
@@ -136,6 +150,7 @@ impl RunningGateway {
 struct AppState {
     proxy: Arc<Proxy>,
     blobs: Option<EmbeddedBlobs>,
+    rollup: Arc<Rollup>,
 }
 
 async fn api(
@@ -174,6 +189,15 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, StartError> 
         source,
     })?;
     let backend_error = |e: &dyn std::fmt::Display| StartError::Backend(e.to_string());
+    // An emulator serves one long poll per queue well, not several.
+    let settings = match &config.backend {
+        GatewayBackend::Embedded(_) => config.workers,
+        #[cfg(feature = "aws")]
+        GatewayBackend::Aws { .. } => WorkerSettings {
+            pollers: 1,
+            ..config.workers
+        },
+    };
     let (services, authorizer, blobs, stream) = match config.backend {
         GatewayBackend::Embedded(mut settings) => {
             settings.public_url = config
@@ -230,17 +254,29 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, StartError> 
     .with_http_allow(config.http_allow);
     let services = Arc::new(services);
     let (stop, stopped) = watch::channel(false);
-    let workers = workers::spawn_all(&services, config.workers, &stopped, &stream);
+    let mut workers = workers::spawn_all(&services, settings, &stopped, &stream);
+    // This gateway's own counters, not the process's: a test process runs
+    // many gateways, each on its own table.
+    let rollup = Arc::new(Rollup::new());
+    workers.push(tokio::spawn(flush_metrics(
+        Arc::clone(&rollup),
+        Arc::clone(&services),
+        stopped.clone(),
+    )));
     let state = AppState {
         proxy: Arc::new(Proxy {
             services: Arc::clone(&services),
             authorizer,
+            observer: rollup.clone(),
         }),
         blobs,
+        rollup: Arc::clone(&rollup),
     };
     let router = Router::new()
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", shared::openapi::document()))
         .route(&format!("/{PRESIGNED_ROUTE}/{{*key}}"), any(presigned))
+        .route(live::PATH, get(live::serve))
+        .route(&format!("{}/", live::PATH), get(live::serve))
         .route("/studio", get(studio::redirect))
         .route("/studio/", get(studio::serve))
         .route("/studio/{*path}", get(studio::serve))
@@ -266,5 +302,32 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, StartError> 
         stop,
         server,
         workers,
+        rollup,
     })
+}
+
+/// Writes the request counters every few seconds, and once more at
+/// shutdown so a stopped platform loses none.
+async fn flush_metrics(
+    rollup: Arc<Rollup>,
+    services: Arc<Services>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let Ok(table) = services.table() else {
+        return;
+    };
+    let mut every = tokio::time::interval(METRICS_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let stopping = tokio::select! {
+            _ = every.tick() => false,
+            _ = stop.wait_for(|stop| *stop) => true,
+        };
+        if let Err(error) = rollup.flush(table).await {
+            tracing::warn!(%error, "request counters kept for the next flush");
+        }
+        if stopping {
+            return;
+        }
+    }
 }

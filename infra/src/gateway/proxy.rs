@@ -19,6 +19,7 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use lambda_http::request::LambdaRequest;
 use shared::http::{ApiError, problem};
+use shared::requests::{self, Observer};
 use shared::routes::{self, ApiRoute, Found, shim};
 use shared::services::Services;
 
@@ -33,6 +34,8 @@ pub struct Proxy {
     pub services: Arc<Services>,
     /// The JWT authorizer.
     pub authorizer: Authorizer,
+    /// Counts the requests this gateway serves (its metrics and live view).
+    pub observer: Arc<dyn Observer>,
 }
 
 /// What an authorizer hands a route's function.
@@ -65,7 +68,11 @@ impl Proxy {
         let request_id = ulid::Ulid::generate().to_string();
         let method = request.method().clone();
         let path = request.uri().path().to_string();
-        let mut response = self.route(request, peer, &request_id).await;
+        let mut response = requests::scoped(
+            Arc::clone(&self.observer),
+            self.route(request, peer, &request_id),
+        )
+        .await;
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert("apigw-requestid", value);
         }

@@ -2,8 +2,9 @@
 //!
 //! A root stack (`template.yaml`) holds everything shared: the HTTP API, its
 //! JWT authorizer and `$default` stage, the table, buckets, queues and their
-//! dead-letter queues, the bus and its rules, the user pool, the alarms, and
-//! the functions the pool itself invokes. Every module's functions live in
+//! dead-letter queues, the bus and its rules, the user pool, the alarms, the
+//! dashboard, and the functions the pool and the API invoke on their own (the
+//! pre-sign-up hook, the key authorizer). Every module's functions live in
 //! nested stacks (`infra/stacks/<module>.yaml`, split into parts of at most
 //! [`FUNCTIONS_PER_STACK`]), because CloudFormation refuses a stack of more
 //! than 500 resources and each API function costs seven: function, role, log
@@ -11,6 +12,9 @@
 //! the permission API Gateway invokes it with. Each function keeps its own
 //! role with exactly the statements of its ports.
 
+use shared::insights::metric_names::{
+    DIMENSION_MODULE, ERRORS, LATENCY, METRICS_NAMESPACE, REQUESTS,
+};
 use shared::resources::{BUCKETS, PASSWORD_POLICY, QUEUES, RULES, dead_letter_name};
 use shared::routes::{ApiRoute, Module, Trigger, WorkerRoute};
 use shared::services::Port;
@@ -203,11 +207,17 @@ fn parameters() -> Value {
             ),
             "Description" => "Days the functions' and the API's logs are kept.",
         },
+        "LatencyP99AlarmMs" => map! {
+            "Type" => "Number",
+            "Default" => 1000,
+            "MinValue" => 1,
+            "Description" => "A module's p99 request latency (ms, the functions' own measure) above which its latency alarm goes off.",
+        },
         "AlarmEmail" => map! {
             "Type" => "String",
             "Default" => "",
             "AllowedPattern" => "^$|^[^@\\s]+@[^@\\s]+$",
-            "Description" => "Optional e-mail address subscribed to the alarm topic (dead letters, API 5xx).",
+            "Description" => "Optional e-mail address subscribed to the alarm topic (dead letters, API 5xx rate, latency per module, Lambda throttles).",
         },
         "MailFrom" => map! {
             "Type" => "String",
@@ -432,30 +442,352 @@ const STUDIO_SPA_FUNCTION: &str = r#"function handler(event) {
 }
 "#;
 
-fn alarm(
+/// An alarm on the alarm topic (raised and cleared): `watched` says what it
+/// watches, for how long and the threshold that value must stay at or below.
+/// No data is no trouble: a quiet stage alarms on nothing.
+fn alarm(description: String, watched: Value) -> Value {
+    let mut properties = map! { "AlarmDescription" => description };
+    if let (Value::Mapping(properties), Value::Mapping(watched)) = (&mut properties, watched) {
+        properties.extend(watched);
+    }
+    insert(
+        &mut properties,
+        "ComparisonOperator",
+        Value::from("GreaterThanThreshold"),
+    );
+    insert(
+        &mut properties,
+        "TreatMissingData",
+        Value::from("notBreaching"),
+    );
+    insert(&mut properties, "AlarmActions", seq![r#ref("AlarmTopic")]);
+    insert(&mut properties, "OKActions", seq![r#ref("AlarmTopic")]);
+    map! { "Type" => "AWS::CloudWatch::Alarm", "Properties" => properties }
+}
+
+/// An alarm on any datapoint above zero within a minute: something that
+/// should never happen at all.
+fn any_alarm(
     description: String,
     namespace: &str,
     metric: &str,
-    dimension: Value,
+    dimensions: Vec<Value>,
     statistic: &str,
 ) -> Value {
-    map! {
-        "Type" => "AWS::CloudWatch::Alarm",
-        "Properties" => map! {
-            "AlarmDescription" => description,
-            "Namespace" => namespace,
-            "MetricName" => metric,
-            "Dimensions" => seq![dimension],
-            "Statistic" => statistic,
-            "Period" => 60,
-            "EvaluationPeriods" => 1,
-            "Threshold" => 0,
-            "ComparisonOperator" => "GreaterThanThreshold",
-            "TreatMissingData" => "notBreaching",
-            "AlarmActions" => seq![r#ref("AlarmTopic")],
-            "OKActions" => seq![r#ref("AlarmTopic")],
-        },
+    let mut watched = map! { "Namespace" => namespace, "MetricName" => metric };
+    // Without dimensions the metric is the aggregate over them all.
+    if !dimensions.is_empty() {
+        insert(&mut watched, "Dimensions", Value::Sequence(dimensions));
     }
+    insert(&mut watched, "Statistic", Value::from(statistic));
+    insert(&mut watched, "Period", Value::from(60));
+    insert(&mut watched, "EvaluationPeriods", Value::from(1));
+    insert(&mut watched, "Threshold", Value::from(0));
+    alarm(description, watched)
+}
+
+/// The share of the HTTP API's answers that are 5xx, in percent, above
+/// which [`api_5xx_rate_alarm`] alarms.
+pub const API_5XX_RATE_PERCENT: u64 = 1;
+
+/// The 5xx rate alarm: metric math over API Gateway's own counts, so a
+/// single error on a busy API does not page, and errors the functions never
+/// saw (integration failures, timeouts) still count.
+fn api_5xx_rate_alarm() -> Value {
+    let api_sum = |id: &str, metric: &str| {
+        map! {
+            "Id" => id,
+            "MetricStat" => map! {
+                "Metric" => map! {
+                    "Namespace" => "AWS/ApiGateway",
+                    "MetricName" => metric,
+                    "Dimensions" => seq![map! { "Name" => "ApiId", "Value" => r#ref("HttpApi") }],
+                },
+                "Period" => 300,
+                "Stat" => "Sum",
+            },
+            "ReturnData" => false,
+        }
+    };
+    alarm(
+        format!(
+            "More than {API_5XX_RATE_PERCENT} % of the HTTP API's answers in 5 minutes were 5xx"
+        ),
+        map! {
+            "Metrics" => seq![
+                api_sum("errors", "5xx"),
+                api_sum("requests", "Count"),
+                map! {
+                    "Id" => "rate",
+                    "Label" => "5xx % of requests",
+                    // A period without requests has no rate rather than a
+                    // division by zero; one without a 5xx datapoint had none.
+                    "Expression" => "IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)",
+                    "ReturnData" => true,
+                },
+            ],
+            "EvaluationPeriods" => 1,
+            "Threshold" => API_5XX_RATE_PERCENT,
+        },
+    )
+}
+
+/// The p99 latency alarm of one module, on the `Module` dimension of the
+/// functions' EMF metrics: one alarm per module, however many routes it has.
+fn latency_alarm(module: &str) -> Value {
+    alarm(
+        format!(
+            "The {module} module's p99 latency was above LatencyP99AlarmMs in two of the last three 5-minute periods"
+        ),
+        map! {
+            "Namespace" => METRICS_NAMESPACE,
+            "MetricName" => LATENCY,
+            "Dimensions" => seq![map! { "Name" => DIMENSION_MODULE, "Value" => module }],
+            "ExtendedStatistic" => "p99",
+            "Period" => 300,
+            // A single period of cold starts on a quiet stage is not an outage.
+            "EvaluationPeriods" => 3,
+            "DatapointsToAlarm" => 2,
+            "Threshold" => r#ref("LatencyP99AlarmMs"),
+        },
+    )
+}
+
+/// The logical id of a module's latency alarm.
+pub fn latency_alarm_id(module: &str) -> String {
+    format!("{}LatencyAlarm", camel(module))
+}
+
+/// The modules whose functions write request metrics: those with routes.
+fn api_modules(modules: &[Module]) -> impl Iterator<Item = &Module> {
+    modules.iter().filter(|m| !m.api.is_empty())
+}
+
+// ------------------------------------------------------------- dashboard
+
+/// Places a dashboard's widgets left to right in rows of its 24 columns.
+#[derive(Default)]
+struct Grid {
+    x: u64,
+    y: u64,
+    row_height: u64,
+    widgets: Vec<serde_json::Value>,
+}
+
+impl Grid {
+    const COLUMNS: u64 = 24;
+
+    fn place(&mut self, width: u64, height: u64, mut widget: serde_json::Value) {
+        if self.x + width > Self::COLUMNS {
+            self.x = 0;
+            self.y += self.row_height;
+            self.row_height = 0;
+        }
+        widget["x"] = self.x.into();
+        widget["y"] = self.y.into();
+        widget["width"] = width.into();
+        widget["height"] = height.into();
+        self.widgets.push(widget);
+        self.x += width;
+        self.row_height = self.row_height.max(height);
+    }
+}
+
+/// A graph of `metrics` (CloudWatch's arrays: namespace, metric, dimension
+/// names and values, then options), each point `stat` over 5 minutes like
+/// the alarms.
+fn graph(title: &str, stat: &str, metrics: Vec<serde_json::Value>) -> serde_json::Value {
+    serde_json::json!({
+        "type": "metric",
+        "properties": {
+            "title": title,
+            "region": "${AWS::Region}",
+            "view": "timeSeries",
+            "stacked": false,
+            "stat": stat,
+            "period": 300,
+            "yAxis": { "left": { "min": 0 } },
+            "metrics": metrics,
+        },
+    })
+}
+
+/// The dashboard's JSON, for `Fn::Sub`: `${…}` names the region, the API,
+/// the queues, the alarms and the nested stacks' outputs, which only exist
+/// once deployed. `resources` are the root's, alarms included.
+fn dashboard_body(modules: &[Module], parts: &[Part<'_>], resources: &Value) -> String {
+    use serde_json::json;
+
+    let mut grid = Grid::default();
+    let alarms: Vec<serde_json::Value> = resources
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
+        .filter_map(|(id, _)| id.as_str())
+        .map(|id| json!(format!("${{{id}.Arn}}")))
+        .collect();
+    let alarm_rows = (alarms.len() as u64).div_ceil(4);
+    grid.place(
+        Grid::COLUMNS,
+        2 + alarm_rows,
+        json!({
+            "type": "alarm",
+            "properties": { "title": "Alarms", "alarms": alarms, "sortBy": "stateUpdatedTimestamp" },
+        }),
+    );
+
+    let api = |metric: &str, options: serde_json::Value| {
+        json!(["AWS/ApiGateway", metric, "ApiId", "${HttpApi}", options])
+    };
+    grid.place(
+        12,
+        6,
+        graph(
+            "API requests",
+            "Sum",
+            vec![
+                api("Count", json!({ "label": "requests" })),
+                api("4xx", json!({ "label": "4xx" })),
+                api("5xx", json!({ "label": "5xx" })),
+            ],
+        ),
+    );
+    let mut rate = graph(
+        "API 5xx rate (%)",
+        "Sum",
+        vec![
+            json!([{
+                "expression": "IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)",
+                "label": "5xx % of requests",
+                "id": "rate",
+            }]),
+            api("5xx", json!({ "id": "errors", "visible": false })),
+            api("Count", json!({ "id": "requests", "visible": false })),
+        ],
+    );
+    rate["properties"]["annotations"] = json!({
+        "horizontal": [{ "label": "alarm", "value": API_5XX_RATE_PERCENT }],
+    });
+    grid.place(12, 6, rate);
+
+    let by_module = |metric: &str, module: &str, options: serde_json::Value| {
+        json!([METRICS_NAMESPACE, metric, DIMENSION_MODULE, module, options])
+    };
+    for module in api_modules(modules) {
+        let name = module.name;
+        grid.place(
+            8,
+            6,
+            graph(
+                &format!("{name}: latency (ms)"),
+                "p99",
+                ["p50", "p95", "p99"]
+                    .iter()
+                    .map(|stat| by_module(LATENCY, name, json!({ "stat": stat, "label": stat })))
+                    .collect(),
+            ),
+        );
+    }
+    for (title, metric) in [("Requests by module", REQUESTS), ("5xx by module", ERRORS)] {
+        grid.place(
+            12,
+            6,
+            graph(
+                title,
+                "Sum",
+                api_modules(modules)
+                    .map(|m| by_module(metric, m.name, json!({ "label": m.name })))
+                    .collect(),
+            ),
+        );
+    }
+
+    let queue = |metric: &str, queue: &str| {
+        json!([
+            "AWS/SQS",
+            metric,
+            "QueueName",
+            format!("${{{}.QueueName}}", queue_id(queue)),
+            { "label": queue },
+        ])
+    };
+    grid.place(
+        12,
+        6,
+        graph(
+            "Dead-letter queues: messages waiting",
+            "Maximum",
+            QUEUES
+                .iter()
+                .map(|q| {
+                    queue(
+                        "ApproximateNumberOfMessagesVisible",
+                        &dead_letter_name(q.name),
+                    )
+                })
+                .collect(),
+        ),
+    );
+    grid.place(
+        12,
+        6,
+        graph(
+            "Queues: age of the oldest message (s)",
+            "Maximum",
+            QUEUES
+                .iter()
+                .map(|q| queue("ApproximateAgeOfOldestMessage", q.name))
+                .collect(),
+        ),
+    );
+
+    grid.place(
+        12,
+        6,
+        graph(
+            "Lambda throttles and errors (every function of the region)",
+            "Sum",
+            vec![
+                json!(["AWS/Lambda", "Throttles", { "label": "throttles" }]),
+                json!(["AWS/Lambda", "Errors", { "label": "errors" }]),
+            ],
+        ),
+    );
+    // The outbox publisher reads the table's stream: its iterator age is how
+    // far the published events lag behind the committed ones.
+    let mut stream_workers = Vec::new();
+    for part in parts {
+        for worker in &part.workers {
+            if let Trigger::TableStream { .. } = worker.trigger {
+                let name = format!(
+                    "${{{}.Outputs.{}}}",
+                    stack_id(&part.name),
+                    function_name_output(worker.function)
+                );
+                stream_workers.push(json!([
+                    "AWS/Lambda", "IteratorAge", "FunctionName", name,
+                    { "stat": "Maximum", "label": format!("{}: iterator age (ms)", worker.function) },
+                ]));
+                stream_workers.push(json!([
+                    "AWS/Lambda", "Errors", "FunctionName", name,
+                    { "label": format!("{}: errors", worker.function), "yAxis": "right" },
+                ]));
+            }
+        }
+    }
+    if !stream_workers.is_empty() {
+        grid.place(12, 6, graph("Outbox", "Sum", stream_workers));
+    }
+
+    // A widget a line: the template's diff shows which widget changed.
+    let widgets: Vec<String> = grid.widgets.iter().map(|w| w.to_string()).collect();
+    format!("{{\"widgets\": [\n{}\n]}}", widgets.join(",\n"))
+}
+
+/// The output of a nested stack that names one of its functions.
+fn function_name_output(function: &str) -> String {
+    format!("{}Name", function_id(function))
 }
 
 /// The Lambda authorizer of the routes that take a user's token or an
@@ -841,25 +1173,48 @@ fn root(modules: &[Module], parts: &[Part<'_>]) -> Value {
         insert(
             &mut resources,
             &format!("{}DlqAlarm", camel(queue.name)),
-            alarm(
+            any_alarm(
                 format!("A {} message was dead-lettered", queue.name),
                 "AWS/SQS",
                 "ApproximateNumberOfMessagesVisible",
-                map! { "Name" => "QueueName", "Value" => get_att(&dead, "QueueName") },
+                vec![map! { "Name" => "QueueName", "Value" => get_att(&dead, "QueueName") }],
                 "Maximum",
             ),
         );
     }
+    insert(&mut resources, "HttpApi5xxRateAlarm", api_5xx_rate_alarm());
+    for module in api_modules(modules) {
+        insert(
+            &mut resources,
+            &latency_alarm_id(module.name),
+            latency_alarm(module.name),
+        );
+    }
+    // Lambda's metrics of one stack's functions are not one metric, and an
+    // alarm's metric math takes at most ten: this one watches the region's
+    // aggregate, which a throttle of any function here shows.
     insert(
         &mut resources,
-        "HttpApi5xxAlarm",
-        alarm(
-            "The HTTP API answered 5xx".into(),
-            "AWS/ApiGateway",
-            "5xx",
-            map! { "Name" => "ApiId", "Value" => r#ref("HttpApi") },
+        "LambdaThrottlesAlarm",
+        any_alarm(
+            "A Lambda function of this account and region was throttled".into(),
+            "AWS/Lambda",
+            "Throttles",
+            Vec::new(),
             "Sum",
         ),
+    );
+    let body = dashboard_body(modules, parts, &resources);
+    insert(
+        &mut resources,
+        "Dashboard",
+        map! {
+            "Type" => "AWS::CloudWatch::Dashboard",
+            "Properties" => map! {
+                "DashboardName" => sub("${AWS::StackName}"),
+                "DashboardBody" => sub(body),
+            },
+        },
     );
     map! {
         "AWSTemplateFormatVersion" => "2010-09-09",
@@ -883,6 +1238,10 @@ fn root(modules: &[Module], parts: &[Part<'_>]) -> Value {
                 "Value" => r#ref("UserPoolClient"),
             },
             "AlarmTopicArn" => map! { "Description" => "SNS topic the alarms publish to", "Value" => r#ref("AlarmTopic") },
+            "DashboardUrl" => map! {
+                "Description" => "The CloudWatch dashboard: requests, 5xx rate, latency per module, dead letters, throttles, the outbox",
+                "Value" => sub("https://${AWS::Region}.console.aws.amazon.com/cloudwatch/home?region=${AWS::Region}#dashboards/dashboard/${Dashboard}"),
+            },
             "StudioUrl" => map! {
                 "Description" => "The browser studio (and the API under /api/ on the same origin)",
                 "Value" => sub("https://${StudioDistribution.DomainName}/studio/"),
@@ -1096,17 +1455,28 @@ fn nested(part: &Part<'_>) -> Value {
             );
         }
         let event = match worker.trigger {
-            Trigger::Queue { queue, .. } => map! {
-                "Queue" => map! {
-                    "Type" => "SQS",
-                    "Properties" => map! {
-                        "Queue" => r#ref(&arn(&queue_id(queue))),
-                        "BatchSize" => 10,
-                        // Only the messages the handler names failed are retried.
-                        "FunctionResponseTypes" => seq!["ReportBatchItemFailures"],
+            Trigger::Queue { queue, .. } => {
+                let spec = shared::resources::queue(queue);
+                let mut properties = map! {
+                    "Queue" => r#ref(&arn(&queue_id(queue))),
+                    "BatchSize" => spec.map_or(10, |q| q.batch_size),
+                    // Only the messages the handler names failed are retried.
+                    "FunctionResponseTypes" => seq!["ReportBatchItemFailures"],
+                };
+                if let Some(window) = spec.map(|q| q.batching_window).filter(|w| !w.is_zero()) {
+                    insert(
+                        &mut properties,
+                        "MaximumBatchingWindowInSeconds",
+                        Value::from(window.as_secs()),
+                    );
+                }
+                map! {
+                    "Queue" => map! {
+                        "Type" => "SQS",
+                        "Properties" => properties,
                     },
-                },
-            },
+                }
+            }
             Trigger::Schedule { expression, .. } => map! {
                 "Schedule" => map! {
                     "Type" => "ScheduleV2",
@@ -1159,14 +1529,30 @@ fn nested(part: &Part<'_>) -> Value {
         };
         insert(&mut parameters, &name, map! { "Type" => kind });
     }
-    map! {
+    let mut stack = map! {
         "AWSTemplateFormatVersion" => "2010-09-09",
         "Transform" => "AWS::Serverless-2016-10-31",
         "Description" => format!("NoCode platform - the {} functions", part.name),
         "Parameters" => parameters,
         "Globals" => function_globals(environment()),
         "Resources" => resources,
+    };
+    // The root's dashboard graphs the stream workers' lag by function name,
+    // which CloudFormation makes up here.
+    let mut outputs = map! {};
+    for worker in &part.workers {
+        if let Trigger::TableStream { .. } = worker.trigger {
+            insert(
+                &mut outputs,
+                &function_name_output(worker.function),
+                map! { "Value" => r#ref(&function_id(worker.function)) },
+            );
+        }
     }
+    if outputs.as_mapping().is_some_and(|o| !o.is_empty()) {
+        insert(&mut stack, "Outputs", outputs);
+    }
+    stack
 }
 
 /// The settings `shared::config` reads, from the nested stack's parameters.

@@ -342,11 +342,13 @@ fn cursor() -> Object {
         .build()
 }
 
-fn any_text() -> Object {
+/// Any text.
+pub fn any_text() -> Object {
     ObjectBuilder::new().schema_type(Type::String).build()
 }
 
-fn date_time() -> Object {
+/// An RFC 3339 time.
+pub fn date_time() -> Object {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
