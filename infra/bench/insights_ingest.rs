@@ -147,11 +147,9 @@ async fn run(events: usize, workers: WorkerSettings) -> Result<(), Box<dyn std::
     let table = running.services.table()?;
     let day = Granularity::Day.period(now);
     let counted = |totals: &BTreeMap<(String, String), u64>| totals.values().sum::<u64>();
-    let mut totals = BTreeMap::new();
-    let deadline = Instant::now() + Duration::from_secs(600);
-    let mut last_report = Instant::now();
-    loop {
-        totals.clear();
+    // Today's counter of each organization and type.
+    let read_totals = || async {
+        let mut totals = BTreeMap::new();
         for (organization, detail_type) in expected.keys() {
             let count = shared::insights::usage::count(
                 table,
@@ -164,6 +162,12 @@ async fn run(events: usize, workers: WorkerSettings) -> Result<(), Box<dyn std::
             .await?;
             totals.insert((organization.clone(), detail_type.clone()), count);
         }
+        Ok::<_, shared::ports::table::TableError>(totals)
+    };
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut last_report = Instant::now();
+    loop {
+        let totals = read_totals().await?;
         if totals == expected || Instant::now() > deadline {
             break;
         }
@@ -181,18 +185,7 @@ async fn run(events: usize, workers: WorkerSettings) -> Result<(), Box<dyn std::
     let elapsed = started.elapsed().as_secs_f64();
     // A moment more: a delivery counted twice would show now.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    for (key, count) in totals.iter_mut() {
-        let (organization, detail_type) = key;
-        *count = shared::insights::usage::count(
-            table,
-            organization,
-            Granularity::Day,
-            &day,
-            detail_type,
-            None,
-        )
-        .await?;
-    }
+    let totals = read_totals().await?;
     running.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 

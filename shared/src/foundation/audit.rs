@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
 
-use crate::http::{ApiError, FieldError, HandlerResult, Page, json, page_params, query_param};
+use crate::http::{
+    ApiError, FieldError, HandlerResult, Page, json, page_params, query_param, query_time,
+};
 use crate::ports::table::{Cursor, Query, SortRange, from_item};
 use crate::services::Services;
 use crate::tenancy::Tenant;
@@ -32,17 +34,8 @@ struct Filters {
 impl Filters {
     fn parse(request: &Request) -> Result<Self, ApiError> {
         let mut errors = Vec::new();
-        let mut time = |name: &str| {
-            query_param(request, name).and_then(|text| match DateTime::parse_from_rfc3339(text) {
-                Ok(t) => Some(t.with_timezone(&Utc)),
-                Err(_) => {
-                    errors.push(FieldError::new(name, "must be an RFC 3339 time"));
-                    None
-                }
-            })
-        };
-        let from = time("from");
-        let to = time("to");
+        let from = query_time(request, "from", &mut errors);
+        let to = query_time(request, "to", &mut errors);
         let outcome = match query_param(request, "outcome") {
             None => None,
             Some("success") => Some(Outcome::Success),

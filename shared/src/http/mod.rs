@@ -11,6 +11,6 @@ pub mod schema;
 pub use problem::{ApiError, Conflict, FieldError, Limit, Problem};
 pub use request::{
     Caller, DEFAULT_BODY_LIMIT, access_token, caller, carries_key, json_body, key_grant,
-    page_limit, page_params, path_param, query_param, request_id,
+    page_limit, page_params, path_param, query_param, query_time, request_id,
 };
 pub use response::{HandlerResult, Page, json, no_content, problem};

@@ -155,6 +155,23 @@ pub fn query_param<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
         .and_then(|q| q.first(name))
 }
 
+/// A query parameter holding an RFC 3339 time, if given; one that does not
+/// parse is added to `errors` under its name.
+pub fn query_time(
+    request: &Request,
+    name: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let text = query_param(request, name)?;
+    match chrono::DateTime::parse_from_rfc3339(text) {
+        Ok(time) => Some(time.with_timezone(&chrono::Utc)),
+        Err(_) => {
+            errors.push(FieldError::new(name, "must be an RFC 3339 time"));
+            None
+        }
+    }
+}
+
 /// Largest page a list route returns.
 pub const MAX_PAGE: u32 = 100;
 /// The page size when a request names none.

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use lambda_http::Request;
 
-use crate::http::{ApiError, FieldError, query_param};
+use crate::http::{ApiError, query_time};
 
 /// A checked `[from, to]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,16 +24,8 @@ impl Window {
         longest: Duration,
     ) -> Result<Self, ApiError> {
         let mut errors = Vec::new();
-        let mut time = |name: &str| {
-            query_param(request, name).and_then(|text| match DateTime::parse_from_rfc3339(text) {
-                Ok(t) => Some(t.with_timezone(&Utc)),
-                Err(_) => {
-                    errors.push(FieldError::new(name, "must be an RFC 3339 time"));
-                    None
-                }
-            })
-        };
-        let (from, to) = (time("from"), time("to"));
+        let from = query_time(request, "from", &mut errors);
+        let to = query_time(request, "to", &mut errors);
         if !errors.is_empty() {
             return Err(ApiError::Invalid(errors));
         }
